@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo demo-cli test lint typecheck pytest bench screenshot clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fetchq needs Python 3.10 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+demo: $(STAMP)  ## open the app with a local server, sample files and downloads queued
+	$(BIN)/python -m fetchq --demo
+
+demo-cli: $(STAMP)  ## the reference example in the terminal, against a local server
+	$(BIN)/python -m fetchq --demo
+
+test: lint typecheck pytest  ## ruff, mypy --strict and the whole test suite
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## throughput against curl, wget2 and aria2c (installs them with apt-get)
+	bench/run.sh
+
+screenshot: $(STAMP)  ## docs/screenshot.png: the window in the middle of the demo
+	$(BIN)/python -m fetchq_gui --demo --screenshot docs/screenshot.png
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""fetchq's desktop app (PySide6 + qasync), built on the fetchq core queue."""
