@@ -1,0 +1,149 @@
+"""fetchq's exceptions: one root, a branch per failure domain.
+
+::
+
+    FetchqError
+    ├── InvalidRequestError (ValueError)     bad input to download(); raised at once, in the caller
+    │   ├── InvalidSourceError               empty, malformed or non-http(s) URL
+    │   ├── InvalidDestinationError          a dest that cannot be created or written
+    │   └── InvalidChecksumError             a checksum that is not "ALGO:HEX" for a known algorithm
+    ├── UnknownJobIDException (LookupError)  id_to_job() of an id this queue does not know
+    ├── DownloadJobCancelledException        the error_type recorded on a cancelled job
+    ├── TransferError                        why a download failed; its name goes in job.error_type
+    │   ├── HTTPError (requests.HTTPError)   a status we cannot use; .status_code keeps it
+    │   ├── ResponseError                    a body or header that contradicts itself or the request
+    │   ├── RedirectError                    too many redirects, or one to a scheme we refuse
+    │   ├── BlockedAddressError              the private-address guard refused a connection
+    │   ├── IntegrityError                   the bytes are not the file that was asked for
+    │   │   ├── SizeMismatch
+    │   │   └── ChecksumMismatch
+    │   ├── DestinationError                 the file cannot go where it was asked to go
+    │   │   ├── UnsafeFileNameError
+    │   │   ├── DestinationExistsError
+    │   │   └── DestinationInUseError
+    │   └── DiskError                        the disk refused a write: full, read-only, failing
+    │       └── InsufficientSpaceError
+    └── JournalError                         the SQLite journal cannot be used
+        ├── JournalFormatError               not a fetchq journal, or a newer format
+        ├── JournalCorruptError
+        └── JournalLockedError               another live process holds it
+
+A job's ``error_type`` is ``f"{type(exc).__name__}({exc})"``, so the 404 of the reference page reads
+``HTTPError(Not Found)``.
+"""
+
+from __future__ import annotations
+
+import requests
+
+
+class FetchqError(Exception):
+    """The root of every exception fetchq raises on purpose."""
+
+
+class InvalidRequestError(FetchqError, ValueError):
+    """A download request that can never succeed, refused in the caller's thread."""
+
+
+class InvalidSourceError(InvalidRequestError):
+    """The source is empty, malformed, or not an http(s) URL."""
+
+
+class InvalidDestinationError(InvalidRequestError):
+    """The destination cannot be created or written."""
+
+
+class InvalidChecksumError(InvalidRequestError):
+    """The checksum is not ``ALGO:HEX`` for an algorithm hashlib knows."""
+
+
+class UnknownJobIDException(FetchqError, LookupError):
+    """No job with this id is known to the queue."""
+
+
+class DownloadJobCancelledException(FetchqError):
+    """The job was cancelled by the caller; recorded as a cancelled job's ``error_type``."""
+
+
+class TransferError(FetchqError):
+    """A download failed. Subclasses say why."""
+
+
+class HTTPError(TransferError, requests.HTTPError):
+    """The server answered with a status code that cannot give us the file.
+
+    Also a ``requests.HTTPError``, so code that catches those keeps working.
+    """
+
+    def __init__(self, reason: str, *, status_code: int) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+
+
+class ResponseError(TransferError):
+    """The response contradicts itself or the request (Content-Range, lengths, a bogus 416)."""
+
+
+class RedirectError(TransferError):
+    """Too many redirects, or a redirect to a scheme other than http(s)."""
+
+
+class BlockedAddressError(TransferError):
+    """The private-address guard refused to connect to this address."""
+
+
+class IntegrityError(TransferError):
+    """The bytes received are not the file that was asked for."""
+
+
+class SizeMismatch(IntegrityError):
+    """The file on disk has another size than the server announced."""
+
+
+class ChecksumMismatch(IntegrityError):
+    """The file's digest differs from the checksum the caller gave."""
+
+
+class DestinationError(TransferError):
+    """The file cannot be put where it was asked to go."""
+
+
+class UnsafeFileNameError(DestinationError):
+    """No safe file name can be made from the response or the URL."""
+
+
+class DestinationExistsError(DestinationError):
+    """A different file already exists at the destination and ``overwrite`` was not given."""
+
+
+class DestinationInUseError(DestinationError):
+    """Another job or process is writing this destination."""
+
+
+class DiskError(TransferError):
+    """The disk refused a write (full, read-only, failing); the partial file is kept."""
+
+
+class InsufficientSpaceError(DiskError):
+    """Not enough free space for the rest of the file."""
+
+
+class JournalError(FetchqError):
+    """The journal cannot be used."""
+
+
+class JournalFormatError(JournalError):
+    """The file is not a fetchq journal, or was written by a newer fetchq."""
+
+
+class JournalCorruptError(JournalError):
+    """The journal is damaged."""
+
+
+class JournalLockedError(JournalError):
+    """Another live process has this journal open."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """The ``error_type`` text of a job that failed with ``exc``."""
+    return f"{type(exc).__name__}({exc})"

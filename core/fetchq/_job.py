@@ -1,0 +1,155 @@
+"""DownloadJob: what was asked for and how it is going, as a pydantic model."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from ._queue import DownloadQueueService
+
+
+class DownloadJobStatus(str, Enum):
+    """Where a job is in its life. The last three are terminal."""
+
+    WAITING = "waiting"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATUSES = frozenset(
+    {DownloadJobStatus.COMPLETED, DownloadJobStatus.CANCELLED, DownloadJobStatus.ERROR}
+)
+
+DownloadEventHandler = Callable[["DownloadJob"], None]
+"""A callback: called with the job, in the thread that runs it."""
+
+
+def iso_now() -> str:
+    """The current time as an ISO-8601 string, the format of job timestamps."""
+    return datetime.now(timezone.utc).isoformat()
+
+
+class DownloadJob(BaseModel):
+    """One URL to fetch, and its progress.
+
+    The queue updates the fields while the job runs; read them from any thread. The access token
+    and the callbacks are never serialised and never shown in ``repr``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    source: AnyHttpUrl = Field(description="Where to download from")
+    dest: Path = Field(description="A folder to download into, or the file path")
+    id: int = Field(default=-1, description="Job id, assigned when the job is submitted")
+    priority: int = Field(default=10, description="Lower runs first")
+    status: DownloadJobStatus = DownloadJobStatus.WAITING
+    download_path: Optional[Path] = Field(default=None, description="Where the file goes")
+    job_added: Optional[str] = Field(default=None, description="When the job was submitted")
+    job_started: Optional[str] = Field(default=None, description="When it last started running")
+    job_ended: Optional[str] = Field(default=None, description="When it reached its end state")
+    job_sequence: Optional[int] = Field(default=None, description="Dequeue counter")
+    bytes: int = Field(default=0, description="Bytes of the file on disk so far")
+    total_bytes: int = Field(default=0, description="Size of the file, 0 while unknown")
+    error_type: Optional[str] = None
+    error: Optional[str] = None
+    cancelled: bool = False
+    attempts: int = Field(default=0, description="HTTP attempts made, retries included")
+    content_type: Optional[str] = None
+    checksum: Optional[str] = Field(default=None, description='Expected digest, "algo:hex"')
+    overwrite: bool = Field(default=False, description="Replace a different existing file")
+    max_connections: Optional[int] = Field(
+        default=None, description="Connections for this file; None uses the service setting"
+    )
+
+    access_token: Optional[str] = Field(default=None, exclude=True, repr=False)
+    on_start: Optional[DownloadEventHandler] = Field(default=None, exclude=True, repr=False)
+    on_progress: Optional[DownloadEventHandler] = Field(default=None, exclude=True, repr=False)
+    on_complete: Optional[DownloadEventHandler] = Field(default=None, exclude=True, repr=False)
+    on_cancelled: Optional[DownloadEventHandler] = Field(default=None, exclude=True, repr=False)
+    on_error: Optional[DownloadEventHandler] = Field(default=None, exclude=True, repr=False)
+
+    _service: Optional[weakref.ReferenceType[DownloadQueueService]] = PrivateAttr(default=None)
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, DownloadJob):
+            return NotImplemented
+        return (self.priority, self.id) < (other.priority, other.id)
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == DownloadJobStatus.WAITING
+
+    @property
+    def running(self) -> bool:
+        return self.status == DownloadJobStatus.RUNNING
+
+    @property
+    def paused(self) -> bool:
+        return self.status == DownloadJobStatus.PAUSED
+
+    @property
+    def complete(self) -> bool:
+        return self.status == DownloadJobStatus.COMPLETED
+
+    @property
+    def errored(self) -> bool:
+        return self.status == DownloadJobStatus.ERROR
+
+    @property
+    def in_terminal_state(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def cancel(self) -> None:
+        """Ask the queue that runs this job to cancel it (InvokeAI's ``job.cancel()``)."""
+        service = self._service() if self._service is not None else None
+        if service is not None:
+            service.cancel_job(self)
+        elif not self.in_terminal_state:
+            self.cancelled = True
+
+    def set_callbacks(
+        self,
+        on_start: Optional[DownloadEventHandler] = None,
+        on_progress: Optional[DownloadEventHandler] = None,
+        on_complete: Optional[DownloadEventHandler] = None,
+        on_cancelled: Optional[DownloadEventHandler] = None,
+        on_error: Optional[DownloadEventHandler] = None,
+    ) -> None:
+        """Attach callbacks; those given replace the job's current ones, the others stay."""
+        given: dict[str, Any] = {
+            "on_start": on_start,
+            "on_progress": on_progress,
+            "on_complete": on_complete,
+            "on_cancelled": on_cancelled,
+            "on_error": on_error,
+        }
+        for name, handler in given.items():
+            if handler is not None:
+                setattr(self, name, handler)
+
+    @property
+    def name(self) -> str:
+        """The file name, or the URL's last segment while the name is not known yet."""
+        if self.download_path is not None:
+            return self.download_path.name
+        path = self.source.path or ""
+        return path.rstrip("/").rsplit("/", 1)[-1] or (self.source.host or "")
+
+
+DownloadJob.model_rebuild()

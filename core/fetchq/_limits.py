@@ -1,0 +1,94 @@
+"""Shared limits: a global bandwidth cap (token bucket) and a per-host connection cap."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Optional
+
+from ._http import AbortSignal
+
+
+class RateLimiter:
+    """A token bucket shared by every connection; ``rate`` (bytes/s, None = unlimited) may change
+    at any time and applies from the next chunk."""
+
+    BURST_SECONDS = 0.25
+
+    def __init__(self, rate: Optional[float] = None) -> None:
+        self._lock = threading.Lock()
+        self._rate: Optional[float] = None
+        self._tokens = 0.0
+        self._stamp = time.monotonic()
+        self.rate = rate
+
+    @property
+    def rate(self) -> Optional[float]:
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: Optional[float]) -> None:
+        if value is not None and value <= 0:
+            raise ValueError("the speed limit must be positive, or None for no limit")
+        with self._lock:
+            self._rate = float(value) if value is not None else None
+            self._tokens = 0.0
+            self._stamp = time.monotonic()
+
+    def chunk_size(self, default: int) -> int:
+        """How much one read may take, so that a limited transfer moves in small steps."""
+        rate = self._rate
+        if rate is None:
+            return default
+        return max(4096, min(default, int(rate / 20)))
+
+    def consume(self, count: int, signal: AbortSignal) -> None:
+        """Account for ``count`` bytes received; sleep (abortably) while over the limit."""
+        if self._rate is None:
+            return
+        with self._lock:
+            rate: Optional[float] = self._rate
+            if rate is None:  # lifted while we waited for the lock
+                return
+            now = time.monotonic()
+            self._tokens = min(rate * self.BURST_SECONDS, self._tokens + (now - self._stamp) * rate)
+            self._stamp = now
+            self._tokens -= count
+            debt = -self._tokens
+        if debt > 0:
+            signal.wait(debt / rate)
+
+
+class HostSlots:
+    """At most ``limit`` connections per host (None = no cap), shared by every job."""
+
+    def __init__(self, limit: Optional[int]) -> None:
+        self._condition = threading.Condition()
+        self._in_use: dict[str, int] = {}
+        self.limit = limit
+
+    def try_acquire(self, host: str) -> bool:
+        with self._condition:
+            if self.limit is not None and self._in_use.get(host, 0) >= self.limit:
+                return False
+            self._in_use[host] = self._in_use.get(host, 0) + 1
+            return True
+
+    def acquire(self, host: str, signal: AbortSignal) -> bool:
+        """Wait for a slot; False if the transfer was aborted while waiting."""
+        with self._condition:
+            while self.limit is not None and self._in_use.get(host, 0) >= self.limit:
+                if signal.aborted:
+                    return False
+                self._condition.wait(0.2)
+            self._in_use[host] = self._in_use.get(host, 0) + 1
+            return True
+
+    def release(self, host: str) -> None:
+        with self._condition:
+            count = self._in_use.get(host, 0) - 1
+            if count > 0:
+                self._in_use[host] = count
+            else:
+                self._in_use.pop(host, None)
+            self._condition.notify_all()
