@@ -1,0 +1,108 @@
+"""fetchq: a multithreaded, prioritized, resumable download queue with InvokeAI's API.
+
+from fetchq import DownloadQueueService, TqdmProgress
+
+queue = DownloadQueueService()
+queue.download(source="https://example.com/file.bin", dest="/tmp/downloads",
+               on_progress=TqdmProgress().update)
+queue.join()
+"""
+
+from ._events import (
+    DownloadCancelledEvent,
+    DownloadCompleteEvent,
+    DownloadErrorEvent,
+    DownloadEvent,
+    DownloadEventBase,
+    DownloadPausedEvent,
+    DownloadProgressEvent,
+    DownloadRetryEvent,
+    DownloadStartedEvent,
+    EventBus,
+)
+from ._exceptions import (
+    BlockedAddressError,
+    ChecksumMismatch,
+    DestinationError,
+    DestinationExistsError,
+    DestinationInUseError,
+    DiskError,
+    DownloadJobCancelledException,
+    FetchqError,
+    HTTPError,
+    InsufficientSpaceError,
+    IntegrityError,
+    InvalidChecksumError,
+    InvalidDestinationError,
+    InvalidRequestError,
+    InvalidSourceError,
+    JournalCorruptError,
+    JournalError,
+    JournalFormatError,
+    JournalLockedError,
+    RedirectError,
+    ResponseError,
+    SizeMismatch,
+    TransferError,
+    UnknownJobIDException,
+    UnsafeFileNameError,
+)
+from ._http import is_public_address
+from ._job import DownloadEventHandler, DownloadJob, DownloadJobStatus
+from ._naming import sanitize_filename
+from ._progress import TqdmProgress
+from ._queue import DownloadQueueService, JobCallbacks
+from ._retry import RetryPolicy, Timeouts
+from ._transfer import TransferSettings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlockedAddressError",
+    "ChecksumMismatch",
+    "DestinationError",
+    "DestinationExistsError",
+    "DestinationInUseError",
+    "DiskError",
+    "DownloadCancelledEvent",
+    "DownloadCompleteEvent",
+    "DownloadErrorEvent",
+    "DownloadEvent",
+    "DownloadEventBase",
+    "DownloadEventHandler",
+    "DownloadJob",
+    "DownloadJobCancelledException",
+    "DownloadJobStatus",
+    "DownloadPausedEvent",
+    "DownloadProgressEvent",
+    "DownloadQueueService",
+    "DownloadRetryEvent",
+    "DownloadStartedEvent",
+    "EventBus",
+    "FetchqError",
+    "HTTPError",
+    "InsufficientSpaceError",
+    "IntegrityError",
+    "InvalidChecksumError",
+    "InvalidDestinationError",
+    "InvalidRequestError",
+    "InvalidSourceError",
+    "JobCallbacks",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalFormatError",
+    "JournalLockedError",
+    "RedirectError",
+    "ResponseError",
+    "RetryPolicy",
+    "SizeMismatch",
+    "Timeouts",
+    "TqdmProgress",
+    "TransferError",
+    "TransferSettings",
+    "UnknownJobIDException",
+    "UnsafeFileNameError",
+    "__version__",
+    "is_public_address",
+    "sanitize_filename",
+]

@@ -1,0 +1,209 @@
+"""The SQLite journal: the queue survives its process.
+
+Every job and every change of its state is written (WAL mode, ``synchronous=NORMAL``) before the
+call that made it returns, so a ``kill -9`` loses only bytes in flight, which the part files'
+sidecars mostly keep too. Rows carry a version, and a write never replaces a newer one, so
+threads that record the same job concurrently cannot move it back in time. A lock file keeps a
+second process out; access tokens are never written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Optional, Union
+
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
+
+from ._exceptions import JournalCorruptError, JournalError, JournalFormatError, JournalLockedError
+
+JOURNAL_FORMAT = "fetchq-journal"
+JOURNAL_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    resume INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    """One job as stored: its JSON (no token, no callbacks) and whether to resume it at start."""
+
+    id: int
+    version: int
+    status: str
+    resume: bool
+    data: str
+
+
+JournalChange = Union[JournalRecord, int]
+"""A job state to store, or the id of a job to remove."""
+
+_UPSERT = (
+    "INSERT INTO jobs(id, version, status, resume, data) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET version=excluded.version, status=excluded.status, "
+    "resume=excluded.resume, data=excluded.data WHERE excluded.version > jobs.version"
+)
+
+
+def _row(record: JournalRecord) -> tuple[int, int, str, int, str]:
+    return (record.id, record.version, record.status, int(record.resume), record.data)
+
+
+class _LockFile:
+    """An exclusive, non-blocking lock on ``path``, held while this object lives."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: Optional[IO[str]] = open(path, "a+", encoding="utf-8")  # noqa: SIM115
+        try:
+            self._lock()
+        except OSError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
+            self._file = None
+            raise JournalLockedError(
+                f"{path.with_suffix('')} is in use by another fetchq process (pid {holder})"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def _lock(self) -> None:
+        assert self._file is not None
+        if sys.platform == "win32":
+            msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor releases the lock
+            self._file = None
+
+
+class Journal:
+    """A fetchq journal file, open and locked for this process."""
+
+    def __init__(self, path: os.PathLike[str] | str) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(f"cannot create the folder of {self.path}: {exc}") from exc
+        self._lock_file = _LockFile(self.path.with_name(self.path.name + ".lock"))
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+            )
+        except sqlite3.Error as exc:
+            self._lock_file.release()
+            raise JournalError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            self._lock_file.release()
+            raise
+
+    def _prepare(self) -> None:
+        try:
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if not tables:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+                self._db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [("format", JOURNAL_FORMAT), ("version", str(JOURNAL_VERSION))],
+                )
+            else:
+                self._check_format(tables)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                check = self._db.execute("PRAGMA quick_check").fetchone()
+                if not check or check[0] != "ok":
+                    raise JournalCorruptError(
+                        f"{self.path} is damaged: {check[0] if check else '?'}"
+                    )
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise JournalCorruptError(
+                f"{self.path} is not a readable fetchq journal: {exc}"
+            ) from exc
+
+    def _check_format(self, tables: set[str]) -> None:
+        if "meta" not in tables or "jobs" not in tables:
+            raise JournalFormatError(f"{self.path} is an SQLite file but not a fetchq journal")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != JOURNAL_FORMAT:
+            raise JournalFormatError(f"{self.path} is not a fetchq journal")
+        try:
+            version = int(meta.get("version", ""))
+        except ValueError:
+            raise JournalFormatError(f"{self.path} has no readable format version") from None
+        if version > JOURNAL_VERSION:
+            raise JournalFormatError(
+                f"{self.path} was written by a newer fetchq (journal format {version}; this "
+                f"version reads up to {JOURNAL_VERSION})"
+            )
+
+    def load(self) -> list[JournalRecord]:
+        """Every job in the journal, by id."""
+        with self._write_lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT id, version, status, resume, data FROM jobs ORDER BY id"
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise JournalCorruptError(f"{self.path} cannot be read: {exc}") from exc
+        return [JournalRecord(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+
+    def apply(self, changes: Sequence[JournalChange]) -> None:
+        """Apply job states (records) and removals (ids), in order, in one transaction.
+
+        A record never replaces a newer version of the same job.
+        """
+        if not changes:
+            return
+        with self._write_lock:
+            self._db.execute("BEGIN")
+            try:
+                for is_record, group in itertools.groupby(
+                    changes, key=lambda c: isinstance(c, JournalRecord)
+                ):
+                    if is_record:
+                        self._db.executemany(_UPSERT, [_row(c) for c in group])  # type: ignore[arg-type]
+                    else:
+                        self._db.executemany("DELETE FROM jobs WHERE id = ?", [(c,) for c in group])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._write_lock:
+            try:
+                self._db.close()
+            finally:
+                self._lock_file.release()

@@ -1,0 +1,1043 @@
+"""DownloadQueueService: the registry, the scheduler, the workers, and job control.
+
+Shared state is guarded by one lock that is never held across I/O or callbacks. State changes
+queue their callbacks and events in a per-job outbox while the lock is held; whichever thread
+drains the outbox delivers them in order, so each job's events arrive in the order its state
+changed. Journal records are queued the same way and written before the call returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import heapq
+import itertools
+import logging
+import os
+import re
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Optional, Union
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import ValidationError
+
+from ._events import ProgressThrottle, call_safely, make_event, publish
+from ._exceptions import (
+    DownloadJobCancelledException,
+    InvalidChecksumError,
+    InvalidDestinationError,
+    InvalidSourceError,
+    JournalCorruptError,
+    UnknownJobIDException,
+    describe_error,
+)
+from ._http import (
+    AbortReason,
+    AbortSignal,
+    HttpClient,
+    TokenRule,
+    is_public_address,
+    make_session,
+    token_for,
+)
+from ._job import (
+    TERMINAL_STATUSES,
+    DownloadEventHandler,
+    DownloadJob,
+    DownloadJobStatus,
+    iso_now,
+)
+from ._journal import Journal, JournalChange, JournalRecord
+from ._limits import HostSlots, RateLimiter
+from ._retry import RetryPolicy, Timeouts
+from ._segments import load_part_state, part_path, remove_partial, sidecar_path
+from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
+
+logger = logging.getLogger("fetchq")
+
+CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
+STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class JobCallbacks:
+    """Service-wide callbacks, used for every job (restored ones too) that has none of its own."""
+
+    on_start: Optional[DownloadEventHandler] = None
+    on_progress: Optional[DownloadEventHandler] = None
+    on_complete: Optional[DownloadEventHandler] = None
+    on_cancelled: Optional[DownloadEventHandler] = None
+    on_error: Optional[DownloadEventHandler] = None
+
+
+@dataclass(frozen=True, order=True)
+class _QueueEntry:
+    """A heap item; ordered by priority, then submission, never by the job itself."""
+
+    priority: int
+    sequence: int
+    job_id: int = field(compare=False)
+
+
+_EVENT_CALLBACKS = {
+    "download_started": "on_start",
+    "download_progress": "on_progress",
+    "download_complete": "on_complete",
+    "download_cancelled": "on_cancelled",
+    "download_error": "on_error",
+}
+
+
+class _Outbox:
+    """A job's undelivered callbacks and events, delivered in order by whoever drains it."""
+
+    __slots__ = ("items", "lock")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[Any] = collections.deque()
+        self.lock = threading.Lock()
+
+
+class _Running:
+    """The queue's side of a running job: what its transfer reports to and borrows."""
+
+    def __init__(self, service: DownloadQueueService, job: DownloadJob) -> None:
+        self.service = service
+        self.job = job
+        self.signal = AbortSignal()
+        self.limiter = service._limiter
+        self.host_slots = service._host_slots
+        self.throttle = ProgressThrottle()
+        self.resume_after_pause = False
+
+    def claim(self, path: Path) -> bool:
+        return self.service._claim(self.job, path)
+
+    def set_target(self, path: Path, total: Optional[int], content_type: Optional[str]) -> None:
+        self.service._set_target(self.job, path, total, content_type)
+
+    def progress(self, done: int, total: Optional[int]) -> None:
+        job = self.job
+        job.bytes = done
+        if total:
+            job.total_bytes = total
+        now = time.monotonic()
+        if self.throttle.due(now, done, total or 0):
+            self.throttle.mark(now, done)
+            self.service._post(job, "download_progress")
+
+    def attempt_started(self) -> None:
+        self.job.attempts += 1
+
+    def retrying(self, attempt: int, delay: float, error: BaseException) -> None:
+        self.service._post(
+            self.job,
+            "download_retry",
+            attempt=attempt,
+            delay=delay,
+            error_type=describe_error(error),
+        )
+
+
+def _redact(url: str) -> str:
+    """A URL fit for a message: user info removed, even from URLs that do not parse."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//", url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def validate_source(source: object) -> str:
+    """The source as a string, or InvalidSourceError saying why it can never be downloaded."""
+    text = str(source).strip() if source is not None else ""
+    if not text:
+        raise InvalidSourceError("the URL is empty")
+    if any(ord(c) < 0x20 or c.isspace() for c in text):
+        raise InvalidSourceError(f"{_redact(text)!r} contains spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidSourceError(f"{_redact(text)!r} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        shown = f"{parts.scheme}:" if parts.scheme else "no scheme"
+        raise InvalidSourceError(f"{_redact(text)!r} is not an http(s) URL ({shown})")
+    if not parts.hostname:
+        raise InvalidSourceError(f"{_redact(text)!r} has no host")
+    if port == 0:
+        raise InvalidSourceError(f"{_redact(text)!r} has port 0")
+    return text
+
+
+def prepare_destination(dest: object) -> Path:
+    """The absolute destination; creates missing folders; InvalidDestinationError if unusable.
+
+    An existing folder, or a path ending with a separator, is a folder to download into; any
+    other path is the file itself.
+    """
+    raw = os.fspath(dest) if isinstance(dest, (str, os.PathLike)) else None
+    if not raw or not str(raw).strip():
+        raise InvalidDestinationError("the destination is empty")
+    text = str(raw)
+    if "\x00" in text:
+        raise InvalidDestinationError("the destination contains a NUL character")
+    path = Path(text).expanduser().absolute()
+    wants_folder = text.endswith(("/", os.sep))
+    folder = path if wants_folder or path.is_dir() else path.parent
+    if path.exists() and not path.is_dir() and wants_folder:
+        raise InvalidDestinationError(f"{path} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidDestinationError(
+            f"cannot create the folder {folder}: {exc.strerror}"
+        ) from None
+    if not folder.is_dir():
+        raise InvalidDestinationError(f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidDestinationError(f"the folder {folder} is not writable")
+    if path.is_dir() and not wants_folder and path != folder:
+        raise InvalidDestinationError(f"{path} is a folder")
+    return path
+
+
+def parse_checksum(checksum: Optional[str], sha256: Optional[str]) -> Optional[str]:
+    """Normalise ``checksum="ALGO:HEX"`` or ``sha256=HEX`` to ``"algo:hex"``; None if neither."""
+    if checksum is not None and sha256 is not None:
+        raise InvalidChecksumError("give checksum= or sha256=, not both")
+    if sha256 is not None:
+        checksum = f"sha256:{sha256}"
+    if checksum is None:
+        return None
+    algorithm, separator, expected = checksum.strip().partition(":")
+    algorithm, expected = algorithm.strip().lower().replace("-", "_"), expected.strip().lower()
+    if not separator or not algorithm or not expected:
+        raise InvalidChecksumError(
+            f"{checksum!r} is not of the form ALGO:HEX (e.g. sha256:9f86...)"
+        )
+    available = {name.lower() for name in hashlib.algorithms_available}
+    if algorithm not in available:
+        raise InvalidChecksumError(f"unknown checksum algorithm {algorithm!r}")
+    if any(c not in "0123456789abcdef" for c in expected):
+        raise InvalidChecksumError("the checksum is not hexadecimal")
+    size = hashlib.new(algorithm).digest_size
+    if size and len(expected) != 2 * size:
+        raise InvalidChecksumError(
+            f"a {algorithm} checksum has {2 * size} hex digits, not {len(expected)}"
+        )
+    return f"{algorithm}:{expected}"
+
+
+def _claim_keys(path: Path) -> tuple[str, ...]:
+    """The names a download at ``path`` writes: the file, its part file and its sidecar."""
+    try:
+        folder = path.parent.resolve()
+    except OSError:
+        folder = path.parent.absolute()
+    full = folder / path.name
+    return tuple(os.path.normcase(str(p)) for p in (full, part_path(full), sidecar_path(full)))
+
+
+class DownloadQueueService:
+    """A multithreaded, prioritized, resumable download queue (InvokeAI's API).
+
+    Ready on construction; ``start()`` and ``stop()`` are idempotent; a context manager that stops
+    (and releases its journal) on exit. Every method is safe to call from any thread at any time.
+    """
+
+    def __init__(
+        self,
+        max_parallel_dl: int = 5,
+        event_bus: Optional[object] = None,
+        requests_session: Optional[requests.Session] = None,
+        *,
+        max_connections_per_download: int = 8,
+        max_connections_per_host: Optional[int] = 16,
+        speed_limit: Optional[float] = None,
+        retry: Optional[RetryPolicy] = None,
+        timeouts: Optional[Timeouts] = None,
+        tokens: Iterable[tuple[str, str]] = (),
+        allow_private_addresses: bool = True,
+        journal: Union[str, os.PathLike[str], None] = None,
+        resume_restored: bool = True,
+        on_restore: Optional[Callable[[DownloadJob], None]] = None,
+        callbacks: Optional[JobCallbacks] = None,
+        transfer_settings: Optional[TransferSettings] = None,
+        address_policy: Optional[Callable[[str], bool]] = None,
+    ) -> None:
+        if max_parallel_dl < 1:
+            raise ValueError("max_parallel_dl must be at least 1")
+        if max_connections_per_download < 1:
+            raise ValueError("max_connections_per_download must be at least 1")
+        settings = transfer_settings or TransferSettings()
+        if retry is not None or timeouts is not None:
+            settings = dataclasses.replace(
+                settings, retry=retry or settings.retry, timeouts=timeouts or settings.timeouts
+            )
+        self._settings = settings
+        self._event_bus = event_bus
+        self._max_parallel = max_parallel_dl
+        self._max_connections = max_connections_per_download
+        self._callbacks = callbacks or JobCallbacks()
+        self._token_rules = tuple(TokenRule.of(pattern, token) for pattern, token in tokens)
+        self._limiter = RateLimiter(speed_limit)
+        self._host_slots = HostSlots(max_connections_per_host)
+        if address_policy is None and not allow_private_addresses:
+            address_policy = is_public_address
+        own_session = requests_session is None
+        session = requests_session or make_session(
+            pool_size=max_parallel_dl * max_connections_per_download
+        )
+        self._client = HttpClient(
+            session, settings.timeouts, address_policy=address_policy, own_session=own_session
+        )
+
+        self._lock = threading.Lock()
+        self._work_available = threading.Condition(self._lock)
+        self._state_changed = threading.Condition(self._lock)
+        self._jobs: dict[int, DownloadJob] = {}
+        self._heap: list[_QueueEntry] = []
+        self._queued: dict[int, int] = {}  # job id -> sequence of its live heap entry
+        self._running: dict[int, _Running] = {}
+        self._settling: set[int] = set()  # changed state, callbacks not yet delivered
+        self._outboxes: dict[int, _Outbox] = {}
+        self._versions: dict[int, int] = {}
+        self._resume_at_start: set[int] = set()
+        self._remove_when_done: set[int] = set()
+        self._claims: dict[str, int] = {}
+        self._claims_by_job: dict[int, set[str]] = {}
+        self._journal_queue: collections.deque[JournalChange] = collections.deque()
+        self._journal_flush_lock = threading.Lock()
+        self._waiting_count = 0
+        self._next_id = 0
+        self._sequence = itertools.count()
+        self._dequeues = 0
+        self._workers: set[threading.Thread] = set()
+        self._stopped = False
+        self._closed = False
+
+        self._journal: Optional[Journal] = None
+        if journal is not None:
+            self._journal = Journal(journal)
+            try:
+                self._restore(self._journal.load(), resume_restored, on_restore)
+            except BaseException:
+                self._journal.close()
+                raise
+        with self._lock:
+            self._spawn_workers()
+
+    # -- public API: submitting -------------------------------------------------------------
+
+    def download(
+        self,
+        source: object,
+        dest: Union[str, os.PathLike[str]],
+        priority: int = 10,
+        access_token: Optional[str] = None,
+        on_start: Optional[DownloadEventHandler] = None,
+        on_progress: Optional[DownloadEventHandler] = None,
+        on_complete: Optional[DownloadEventHandler] = None,
+        on_cancelled: Optional[DownloadEventHandler] = None,
+        on_error: Optional[DownloadEventHandler] = None,
+        *,
+        checksum: Optional[str] = None,
+        sha256: Optional[str] = None,
+        overwrite: bool = False,
+        max_connections: Optional[int] = None,
+    ) -> DownloadJob:
+        """Queue ``source`` for download to ``dest`` and return its job.
+
+        ``dest`` is a folder (existing, or given with a trailing separator) to download into under
+        the server's name, or the file path. Bad input raises a ValueError subclass here.
+        """
+        text = validate_source(source)
+        path = prepare_destination(dest)
+        normalised = parse_checksum(checksum, sha256)
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        try:
+            job = DownloadJob(
+                source=text,  # type: ignore[arg-type]
+                dest=path,
+                priority=priority,
+                access_token=access_token,
+                checksum=normalised,
+                overwrite=overwrite,
+                max_connections=max_connections,
+            )
+        except ValidationError as exc:
+            raise InvalidSourceError(f"{_redact(text)!r} is not a valid URL") from exc
+        job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
+        return self._submit(job)
+
+    @staticmethod
+    def _fix_target(job: DownloadJob) -> None:
+        """A file destination is the download path from the start; a folder's comes later."""
+        if job.download_path is None and not job.dest.is_dir():
+            job.download_path = job.dest
+
+    def submit_download_job(
+        self,
+        job: DownloadJob,
+        on_start: Optional[DownloadEventHandler] = None,
+        on_progress: Optional[DownloadEventHandler] = None,
+        on_complete: Optional[DownloadEventHandler] = None,
+        on_cancelled: Optional[DownloadEventHandler] = None,
+        on_error: Optional[DownloadEventHandler] = None,
+    ) -> None:
+        """Queue a job built by the caller."""
+        validate_source(job.source)
+        job.dest = prepare_destination(job.dest)
+        if job.checksum is not None:
+            job.checksum = parse_checksum(job.checksum, None)
+        job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
+        with self._lock:
+            if job.id in self._jobs and self._jobs[job.id] is job:
+                raise ValueError(f"job {job.id} is already in this queue")
+        self._submit(job)
+
+    def _submit(self, job: DownloadJob) -> DownloadJob:
+        self._fix_target(job)
+        job._service = weakref.ref(self)
+        with self._lock:
+            job.id = self._next_id
+            self._next_id += 1
+            job.status = DownloadJobStatus.WAITING
+            job.job_added = job.job_added or iso_now()
+            self._jobs[job.id] = job
+            self._outboxes[job.id] = _Outbox()
+            self._push(job)
+            self._record(job)
+        self._flush_journal()
+        return job
+
+    # -- public API: looking --------------------------------------------------------------
+
+    def list_jobs(self) -> list[DownloadJob]:
+        """Every job this queue knows, active or not, by id."""
+        with self._lock:
+            return list(self._jobs.values())
+
+    def id_to_job(self, id: int) -> DownloadJob:
+        """The job with this id; UnknownJobIDException if there is none."""
+        with self._lock:
+            try:
+                return self._jobs[id]
+            except KeyError:
+                raise UnknownJobIDException(f"no job with id {id}") from None
+
+    # -- public API: control --------------------------------------------------------------
+
+    def cancel_job(self, job: DownloadJob) -> None:
+        """Stop the job and delete its partial file; a finished job is left as it is."""
+        removal: Optional[Path] = None
+        with self._lock:
+            job = self._known(job)
+            if job.in_terminal_state:
+                return
+            running = self._running.get(job.id)
+            if running is not None:
+                running.resume_after_pause = False
+                running.signal.abort(AbortReason.CANCEL)
+                return
+            self._end_cancelled(job)
+            self._settling.add(job.id)
+            removal = job.download_path
+        if removal is not None:
+            remove_partial(removal)
+        with self._lock:
+            self._release_claims(job.id)
+            self._forget_if_removed(job)
+        self._deliver(job)
+        self._settled(job)
+
+    def cancel_all_jobs(self) -> None:
+        """Cancel every job that has not finished."""
+        for job in self.list_jobs():
+            if not job.in_terminal_state:
+                self.cancel_job(job)
+
+    def pause_job(self, job: DownloadJob) -> None:
+        """Stop the job but keep its partial file; ``resume_job`` continues it."""
+        with self._lock:
+            job = self._known(job)
+            if job.status == DownloadJobStatus.WAITING:
+                self._set_status(job, DownloadJobStatus.PAUSED)
+                self._queue_event(job, "download_progress")
+                self._queue_event(job, "download_paused")
+                self._record(job)
+                self._settling.add(job.id)
+            elif job.status == DownloadJobStatus.RUNNING:
+                running = self._running[job.id]
+                running.resume_after_pause = False
+                running.signal.abort(AbortReason.PAUSE)
+                return
+            else:
+                return
+        self._deliver(job)
+        self._settled(job)
+
+    def pause_all_jobs(self) -> None:
+        for job in self.list_jobs():
+            if job.status in (DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING):
+                self.pause_job(job)
+
+    def resume_job(self, job: DownloadJob) -> None:
+        """Put a paused job (or one that failed, keeping its partial file) back in the queue."""
+        with self._lock:
+            job = self._known(job)
+            if job.status in (DownloadJobStatus.PAUSED, DownloadJobStatus.ERROR):
+                self._requeue(job)
+            elif job.status == DownloadJobStatus.RUNNING:
+                running = self._running[job.id]
+                if running.signal.reason in (AbortReason.PAUSE, AbortReason.STOP):
+                    running.resume_after_pause = True
+                return
+            else:
+                return
+        self._flush_journal()
+
+    def resume_all_jobs(self) -> None:
+        for job in self.list_jobs():
+            if job.status == DownloadJobStatus.PAUSED:
+                self.resume_job(job)
+
+    def retry_job(self, job: DownloadJob) -> None:
+        """Run a failed or cancelled job again (a failed one resumes from its partial file)."""
+        with self._lock:
+            job = self._known(job)
+            if job.status not in (DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED):
+                return
+            self._requeue(job)
+        self._flush_journal()
+
+    def set_priority(self, job: DownloadJob, priority: int) -> None:
+        """Change a job's priority; a waiting job moves in the queue at once."""
+        with self._lock:
+            job = self._known(job)
+            if job.priority == priority:
+                return
+            job.priority = priority
+            if job.status == DownloadJobStatus.WAITING:
+                self._push(job)
+            self._record(job)
+        self._flush_journal()
+
+    def remove_job(self, job: DownloadJob) -> None:
+        """Take a job off the list (and the journal); an unfinished one is cancelled first."""
+        with self._lock:
+            job = self._known(job)
+            self._remove_when_done.add(job.id)
+            terminal = job.in_terminal_state
+            if terminal:
+                self._forget_if_removed(job)
+        if terminal:
+            self._flush_journal()
+        else:
+            self.cancel_job(job)
+
+    def prune_jobs(self) -> None:
+        """Remove completed, failed and cancelled jobs from the list and the journal."""
+        with self._lock:
+            for job in [job for job in self._jobs.values() if job.in_terminal_state]:
+                self._forget(job)
+        self._flush_journal()
+
+    def join(self, timeout: Optional[float] = None) -> bool:
+        """Wait until no job is waiting or running (paused ones do not count); False on timeout.
+
+        After ``stop()`` waiting jobs will not run, so join returns once the running ones ended.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._state_changed:
+            while self._running or self._settling or (self._waiting_count and not self._stopped):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._state_changed.wait(remaining)
+        return True
+
+    def wait_for_job(self, job: DownloadJob, timeout: Optional[float] = None) -> DownloadJob:
+        """Wait until the job is no longer waiting or running; TimeoutError after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._state_changed:
+            job = self._known(job)
+            while (
+                job.id in self._running
+                or job.id in self._settling
+                or (job.status == DownloadJobStatus.WAITING and not self._stopped)
+            ):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"job {job.id} did not finish within {timeout} s")
+                self._state_changed.wait(remaining)
+        return job
+
+    # -- public API: lifecycle and settings ---------------------------------------------------
+
+    def start(self, *args: Any, **kwargs: Any) -> None:
+        """Run the queue; it already runs after construction, so this only undoes ``stop()``."""
+        with self._lock:
+            if not self._stopped:
+                return
+            if self._closed:
+                raise RuntimeError("this queue is closed")
+            self._stopped = False
+            for job_id in sorted(self._resume_at_start):
+                job = self._jobs.get(job_id)
+                if job is not None and job.status == DownloadJobStatus.PAUSED:
+                    self._requeue(job)
+            self._resume_at_start.clear()
+            self._spawn_workers()
+        self._flush_journal()
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        """Pause running jobs (keeping their part files) and stop the workers; idempotent.
+
+        Returns within a few seconds even if a connection is stuck; ``start()`` resumes.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            for running in self._running.values():
+                running.signal.abort(AbortReason.STOP)
+            self._work_available.notify_all()
+            self._state_changed.notify_all()
+            workers = list(self._workers)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for worker in workers:
+            if worker is not threading.current_thread():
+                worker.join(max(0.0, deadline - time.monotonic()))
+        self._flush_journal()
+
+    def close(self) -> None:
+        """Stop, and release the journal so another process can open it."""
+        self.stop()
+        with self._lock:
+            self._closed = True
+            journal, self._journal = self._journal, None
+        if journal is not None:
+            self._flush_journal_into(journal)
+            journal.close()
+
+    def __enter__(self) -> DownloadQueueService:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    @property
+    def max_parallel_dl(self) -> int:
+        return self._max_parallel
+
+    @max_parallel_dl.setter
+    def max_parallel_dl(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("max_parallel_dl must be at least 1")
+        with self._lock:
+            self._max_parallel = value
+            self._spawn_workers()
+            self._work_available.notify_all()
+
+    @property
+    def max_connections_per_download(self) -> int:
+        """Connections for one file, from the next job that starts."""
+        return self._max_connections
+
+    @max_connections_per_download.setter
+    def max_connections_per_download(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("max_connections_per_download must be at least 1")
+        self._max_connections = value
+
+    @property
+    def max_connections_per_host(self) -> Optional[int]:
+        return self._host_slots.limit
+
+    @max_connections_per_host.setter
+    def max_connections_per_host(self, value: Optional[int]) -> None:
+        if value is not None and value < 1:
+            raise ValueError("max_connections_per_host must be at least 1, or None")
+        self._host_slots.limit = value
+
+    @property
+    def speed_limit(self) -> Optional[float]:
+        """Bytes per second for all downloads together; None for no limit. Applies at once."""
+        return self._limiter.rate
+
+    @speed_limit.setter
+    def speed_limit(self, value: Optional[float]) -> None:
+        self._limiter.rate = value
+
+    @property
+    def event_bus(self) -> Optional[object]:
+        return self._event_bus
+
+    @property
+    def journal_path(self) -> Optional[Path]:
+        return self._journal.path if self._journal is not None else None
+
+    # -- scheduling (lock held) -----------------------------------------------------------
+
+    def _known(self, job: Union[DownloadJob, int]) -> DownloadJob:
+        job_id = job if isinstance(job, int) else job.id
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise UnknownJobIDException(f"no job with id {job_id}") from None
+
+    def _set_status(self, job: DownloadJob, status: DownloadJobStatus) -> None:
+        if job.status == DownloadJobStatus.WAITING:
+            self._waiting_count -= 1
+            self._queued.pop(job.id, None)
+        if status == DownloadJobStatus.WAITING:
+            self._waiting_count += 1
+        job.status = status
+        self._state_changed.notify_all()
+
+    def _push(self, job: DownloadJob) -> None:
+        if job.status != DownloadJobStatus.WAITING:
+            self._set_status(job, DownloadJobStatus.WAITING)
+        elif job.id not in self._queued:
+            self._waiting_count += 1
+        sequence = next(self._sequence)
+        self._queued[job.id] = sequence
+        heapq.heappush(self._heap, _QueueEntry(job.priority, sequence, job.id))
+        self._work_available.notify()
+
+    def _requeue(self, job: DownloadJob) -> None:
+        job.error_type = None
+        job.error = None
+        job.job_ended = None
+        if job.status == DownloadJobStatus.CANCELLED:
+            job.cancelled = False
+            job.bytes = 0
+        self._push(job)
+        self._record(job)
+
+    def _pop_next(self) -> Optional[DownloadJob]:
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            job = self._jobs.get(entry.job_id)
+            if (
+                job is not None
+                and job.status == DownloadJobStatus.WAITING
+                and self._queued.get(job.id) == entry.sequence
+            ):
+                del self._queued[job.id]
+                return job
+        return None
+
+    def _spawn_workers(self) -> None:
+        while len(self._workers) < self._max_parallel and not self._stopped:
+            worker = threading.Thread(
+                target=self._work, name=f"fetchq-worker-{len(self._workers)}", daemon=True
+            )
+            self._workers.add(worker)
+            worker.start()
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                job = None
+                while job is None:
+                    if self._stopped or len(self._workers) > self._max_parallel:
+                        self._workers.discard(me)
+                        return
+                    if self._heap and len(self._running) < self._max_parallel:
+                        job = self._pop_next()
+                        if job is not None:
+                            break
+                    self._work_available.wait()
+                running = self._start_job(job)
+            self._deliver(job)
+            self._run(job, running)
+
+    def _start_job(self, job: DownloadJob) -> _Running:
+        self._set_status(job, DownloadJobStatus.RUNNING)
+        job.job_sequence = self._dequeues
+        self._dequeues += 1
+        job.job_started = iso_now()
+        job.job_ended = None
+        running = _Running(self, job)
+        self._running[job.id] = running
+        self._queue_event(job, "download_started")
+        self._record(job)
+        return running
+
+    # -- running a job ------------------------------------------------------------------------
+
+    def _run(self, job: DownloadJob, running: _Running) -> None:
+        checksum = None
+        if job.checksum:
+            algorithm, _, expected = job.checksum.partition(":")
+            checksum = (algorithm, expected)
+        request = TransferRequest(
+            job_id=job.id,
+            source=str(job.source),
+            dest=job.dest,
+            download_path=job.download_path,
+            token=job.access_token or token_for(str(job.source), self._token_rules),
+            checksum=checksum,
+            overwrite=job.overwrite,
+            max_connections=job.max_connections or self._max_connections,
+        )
+        outcome: Any = None
+        failure: Optional[BaseException] = None
+        failure_text = ""
+        try:
+            self._flush_journal()
+            outcome = Transfer(request, self._client, self._settings, running).run()
+        except TransferAborted as aborted:
+            failure = aborted
+        except BaseException as exc:  # a worker thread never dies, whatever a server sends
+            failure = exc
+            failure_text = traceback.format_exc()
+            if not isinstance(exc, Exception):
+                logger.error("fetchq: job %s stopped by %r", job.id, exc)
+        self._finish_job(job, running, outcome, failure, failure_text)
+
+    def _finish_job(
+        self,
+        job: DownloadJob,
+        running: _Running,
+        outcome: Any,
+        failure: Optional[BaseException],
+        failure_text: str,
+    ) -> None:
+        with self._lock:
+            del self._running[job.id]
+            self._settling.add(job.id)
+            job.job_ended = iso_now()
+            if failure is None:
+                job.download_path = outcome.download_path
+                job.bytes = job.total_bytes = outcome.size
+                self._set_status(job, DownloadJobStatus.COMPLETED)
+                self._queue_event(job, "download_progress")
+                self._queue_event(job, "download_complete")
+            elif isinstance(failure, TransferAborted):
+                if failure.reason is AbortReason.CANCEL:
+                    self._end_cancelled(job)
+                else:
+                    self._set_status(job, DownloadJobStatus.PAUSED)
+                    self._queue_event(job, "download_progress")
+                    self._queue_event(job, "download_paused")
+                    if running.resume_after_pause and not self._stopped:
+                        self._requeue(job)
+                    elif failure.reason is AbortReason.STOP:
+                        self._resume_at_start.add(job.id)
+            else:
+                job.error_type = describe_error(failure)
+                job.error = failure_text or job.error_type
+                self._set_status(job, DownloadJobStatus.ERROR)
+                self._queue_event(job, "download_progress")
+                self._queue_event(job, "download_error")
+            if job.in_terminal_state:
+                self._release_claims(job.id)
+            self._record(job)
+            self._forget_if_removed(job)
+            self._work_available.notify()
+        self._deliver(job)
+        self._settled(job)
+
+    def _settled(self, job: DownloadJob) -> None:
+        """The job's callbacks for its new state have run: now waiters may see it."""
+        with self._lock:
+            self._settling.discard(job.id)
+            self._state_changed.notify_all()
+
+    def _end_cancelled(self, job: DownloadJob) -> None:
+        job.cancelled = True
+        job.error_type = DownloadJobCancelledException.__name__
+        job.error = None
+        job.job_ended = job.job_ended or iso_now()
+        self._set_status(job, DownloadJobStatus.CANCELLED)
+        self._queue_event(job, "download_progress")
+        self._queue_event(job, "download_cancelled")
+        self._record(job)
+
+    # -- destinations -------------------------------------------------------------------------
+
+    def _claim(self, job: DownloadJob, path: Path) -> bool:
+        keys = _claim_keys(path)
+        with self._lock:
+            for key in keys:
+                owner = self._claims.get(key)
+                if owner is not None and owner != job.id:
+                    return False
+            for key in keys:
+                self._claims[key] = job.id
+            self._claims_by_job.setdefault(job.id, set()).update(keys)
+        return True
+
+    def _release_claims(self, job_id: int) -> None:
+        for key in self._claims_by_job.pop(job_id, ()):
+            if self._claims.get(key) == job_id:
+                del self._claims[key]
+
+    def _set_target(
+        self, job: DownloadJob, path: Path, total: Optional[int], content_type: Optional[str]
+    ) -> None:
+        with self._lock:
+            changed = job.download_path != path
+            job.download_path = path
+            if total:
+                job.total_bytes = total
+            if content_type:
+                job.content_type = content_type
+            if changed:
+                self._record(job)
+        if changed:
+            self._flush_journal()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _queue_event(self, job: DownloadJob, name: str, **fields: object) -> None:
+        """Queue an event and its callback for delivery (lock held)."""
+        outbox = self._outboxes.get(job.id)
+        if outbox is not None:
+            outbox.items.append((name, make_event(name, job, **fields)))
+
+    def _post(self, job: DownloadJob, name: str, **fields: object) -> None:
+        with self._lock:
+            self._queue_event(job, name, **fields)
+        self._deliver(job)
+
+    def _deliver(self, job: DownloadJob) -> None:
+        """Deliver the job's queued callbacks and events, in order (lock not held)."""
+        outbox = self._outboxes.get(job.id)
+        if outbox is None:
+            return
+        with outbox.lock:
+            items = outbox.items
+            while items:
+                name, event = items.popleft()
+                handler_name = _EVENT_CALLBACKS.get(name)
+                if handler_name is not None:
+                    handler = getattr(job, handler_name) or getattr(self._callbacks, handler_name)
+                    if handler is not None:
+                        call_safely(handler, job)
+                if self._event_bus is not None:
+                    publish(self._event_bus, event, job)
+        self._flush_journal()
+
+    # -- journal -----------------------------------------------------------------------------
+
+    def _record(self, job: DownloadJob) -> None:
+        """Queue the job's current state for the journal (lock held)."""
+        if self._journal is None:
+            return
+        version = self._versions.get(job.id, 0) + 1
+        self._versions[job.id] = version
+        self._journal_queue.append(
+            JournalRecord(
+                id=job.id,
+                version=version,
+                status=job.status.value,
+                resume=job.id in self._resume_at_start,
+                data=job.model_dump_json(),
+            )
+        )
+
+    def _flush_journal(self) -> None:
+        journal = self._journal
+        if journal is not None and self._journal_queue:
+            self._flush_journal_into(journal)
+
+    def _flush_journal_into(self, journal: Journal) -> None:
+        with self._journal_flush_lock:
+            changes: list[JournalChange] = []
+            while self._journal_queue:
+                changes.append(self._journal_queue.popleft())
+            if changes:
+                try:
+                    journal.apply(changes)
+                except Exception:
+                    logger.exception("fetchq: cannot write the journal %s", journal.path)
+
+    def _forget(self, job: DownloadJob) -> None:
+        """Drop a finished job from memory and the journal (lock held)."""
+        self._jobs.pop(job.id, None)
+        self._outboxes.pop(job.id, None)
+        self._versions.pop(job.id, None)
+        self._remove_when_done.discard(job.id)
+        self._release_claims(job.id)
+        if self._journal is not None:
+            self._journal_queue.append(job.id)
+
+    def _forget_if_removed(self, job: DownloadJob) -> None:
+        if job.id in self._remove_when_done and job.in_terminal_state:
+            self._forget(job)
+
+    def _restore(
+        self,
+        records: Sequence[JournalRecord],
+        resume: bool,
+        on_restore: Optional[Callable[[DownloadJob], None]],
+    ) -> None:
+        """Rebuild the queue from the journal: finished jobs listed, the others queued again."""
+        requeue: list[DownloadJob] = []
+        for record in records:
+            try:
+                job = DownloadJob.model_validate_json(record.data)
+            except ValidationError as exc:
+                raise JournalCorruptError(
+                    f"job {record.id} in the journal is unreadable: {exc}"
+                ) from None
+            job.id = record.id
+            job._service = weakref.ref(self)
+            job.access_token = token_for(str(job.source), self._token_rules)
+            status = job.status
+            if status not in TERMINAL_STATUSES and job.download_path is not None:
+                state = load_part_state(job.download_path)
+                if state is not None:
+                    job.bytes = state.done.size()
+                    job.total_bytes = state.total or job.total_bytes
+                self._claim(job, job.download_path)
+            if on_restore is not None:
+                call_safely(on_restore, job)
+            self._jobs[job.id] = job
+            self._outboxes[job.id] = _Outbox()
+            self._versions[job.id] = record.version
+            if status == DownloadJobStatus.RUNNING or (
+                status == DownloadJobStatus.PAUSED and record.resume
+            ):
+                status = DownloadJobStatus.WAITING
+            if status == DownloadJobStatus.WAITING and not resume:
+                status = DownloadJobStatus.PAUSED
+            job.status = status
+            if status == DownloadJobStatus.WAITING:
+                job.status = DownloadJobStatus.PAUSED
+                requeue.append(job)
+            self._next_id = max(self._next_id, job.id + 1)
+            if job.job_sequence is not None:
+                self._dequeues = max(self._dequeues, job.job_sequence + 1)
+        with self._lock:
+            for job in sorted(requeue, key=lambda j: (j.priority, j.id)):
+                self._push(job)
+                self._record(job)
+        self._flush_journal()
