@@ -1,0 +1,68 @@
+"""Helpers shared by the tests: hashing, payloads, named waits, an event recorder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from fetchq import DownloadEvent, DownloadQueueService, RetryPolicy, Timeouts
+
+# Named waits (urllib3's habit): long enough never to flake, short enough to fail fast.
+SHORT = 2.0
+LONG = 20.0
+
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, max_retry_after=0.2)
+FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0)
+
+QueueFactory = Callable[..., DownloadQueueService]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    """Incompressible, reproducible bytes."""
+    return random.Random(seed).randbytes(size)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Part files and sidecars left in a folder."""
+    return sorted(n for n in os.listdir(folder) if n.endswith((".part", ".part.json")))
+
+
+class EventRecorder:
+    """A ``dispatch`` bus that keeps every event, and lets a test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list[DownloadEvent] = []
+        self._condition = threading.Condition()
+
+    def dispatch(self, event: DownloadEvent) -> None:
+        with self._condition:
+            self.events.append(event)
+            self._condition.notify_all()
+
+    def names(self, job_id: int) -> list[str]:
+        with self._condition:
+            return [e.name for e in self.events if e.id == job_id]
+
+    def of(self, job_id: int) -> list[DownloadEvent]:
+        with self._condition:
+            return [e for e in self.events if e.id == job_id]
+
+    def wait_for(self, job_id: int, name: str, timeout: float = LONG) -> DownloadEvent:
+        with self._condition:
+            found = self._condition.wait_for(
+                lambda: any(e.id == job_id and e.name == name for e in self.events), timeout
+            )
+            assert found, f"no {name} for job {job_id}; saw {self.names(job_id)}"
+            return next(e for e in self.events if e.id == job_id and e.name == name)
