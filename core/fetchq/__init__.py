@@ -50,6 +50,7 @@ from ._exceptions import (
 from ._http import is_public_address
 from ._job import DownloadEventHandler, DownloadJob, DownloadJobStatus
 from ._naming import sanitize_filename
+from ._probe import ProbeResult
 from ._progress import TqdmProgress
 from ._queue import DownloadQueueService, JobCallbacks
 from ._retry import RetryPolicy, Timeouts
@@ -92,6 +93,7 @@ __all__ = [
     "JournalError",
     "JournalFormatError",
     "JournalLockedError",
+    "ProbeResult",
     "RedirectError",
     "ResponseError",
     "RetryPolicy",

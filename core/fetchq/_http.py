@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Optional
 from urllib.parse import urljoin, urlsplit
 
@@ -332,6 +333,14 @@ def _discard(response: requests.Response) -> None:
         with suppress(Exception):
             response.raw.drain_conn()
     response.close()
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase, for servers that send none."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
 
 
 def socket_of(response: requests.Response) -> Optional[socket.socket]:

@@ -58,6 +58,7 @@ from ._job import (
 )
 from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, RateLimiter
+from ._probe import ProbeResult, probe
 from ._retry import RetryPolicy, Timeouts
 from ._segments import load_part_state, part_path, remove_partial, sidecar_path
 from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
@@ -442,6 +443,12 @@ class DownloadQueueService:
                 return self._jobs[id]
             except KeyError:
                 raise UnknownJobIDException(f"no job with id {id}") from None
+
+    def probe(self, source: object, access_token: Optional[str] = None) -> ProbeResult:
+        """Ask the server for a URL's name, size and type without downloading it (blocking)."""
+        text = validate_source(source)
+        token = access_token or token_for(text, self._token_rules)
+        return probe(self._client, text, token)
 
     # -- public API: control --------------------------------------------------------------
 

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Optional, Protocol, Union
 from urllib.parse import urlsplit
@@ -37,7 +36,15 @@ from ._exceptions import (
     SizeMismatch,
     TransferError,
 )
-from ._http import AbortReason, AbortSignal, HttpClient, origin_of, socket_of, watched
+from ._http import (
+    AbortReason,
+    AbortSignal,
+    HttpClient,
+    origin_of,
+    socket_of,
+    status_phrase,
+    watched,
+)
 from ._limits import HostSlots, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._retry import RetryPolicy, Timeouts, is_retryable_status, parse_retry_after
@@ -457,7 +464,7 @@ class Transfer:
         elif status == 416:
             return self._handle_416(response, wanted)
         elif status >= 300:
-            reason = response.reason or _status_phrase(status)
+            reason = response.reason or status_phrase(status)
             error = HTTPError(reason, status_code=status)
             if is_retryable_status(status):
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
@@ -884,7 +891,7 @@ class Transfer:
                 self._changed_on_server = True
                 self._stop_connections.set()
             return None  # the server ignores ranges: the other connections take this range
-        error = HTTPError(response.reason or _status_phrase(status), status_code=status)
+        error = HTTPError(response.reason or status_phrase(status), status_code=status)
         if is_retryable_status(status) or status == 416:
             raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
         raise error
@@ -970,10 +977,3 @@ class Transfer:
             remove_partial(self.download_path)
         else:
             self._save_state()
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"HTTP {status}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from fetchq import DownloadJobStatus, DownloadQueueService, RetryPolicy, Timeouts
+from fetchq import DownloadJobStatus, DownloadQueueService, HTTPError, RetryPolicy, Timeouts
 from fetchq.testing import TestServer
 from tests.helpers import LONG, QueueFactory, payload
 
@@ -148,3 +149,19 @@ def test_private_address_guard(
     assert job.status == DownloadJobStatus.ERROR
     assert (job.error_type or "").startswith("BlockedAddressError(")
     assert server.requests == []  # refused at connect time, before a byte was sent
+
+
+def test_probe_reports_name_size_and_ranges(
+    queue: DownloadQueueService, server: TestServer, downloads: Path
+) -> None:
+    data = payload(12_345)
+    url = server.add(
+        "/p/model.bin", data, content_disposition='attachment; filename="m.safetensors"'
+    )
+    result = queue.probe(url)
+    assert (result.name, result.size, result.accepts_ranges) == ("m.safetensors", 12_345, True)
+    plain = queue.probe(server.add("/plain.txt", b"hello", ranges=False, content_type="text/plain"))
+    assert (plain.name, plain.size, plain.accepts_ranges) == ("plain.txt", 5, False)
+    assert server.bytes_sent("/p/model.bin") == 1
+    with pytest.raises(HTTPError, match="Not Found"):
+        queue.probe(server.url("/nothing"))
