@@ -55,6 +55,7 @@ from ._progress import TqdmProgress
 from ._queue import DownloadQueueService, JobCallbacks
 from ._retry import RetryPolicy, Timeouts
 from ._transfer import TransferSettings
+from ._validation import parse_checksum, validate_source
 
 __version__ = "0.1.0"
 
@@ -106,5 +107,7 @@ __all__ = [
     "UnsafeFileNameError",
     "__version__",
     "is_public_address",
+    "parse_checksum",
     "sanitize_filename",
+    "validate_source",
 ]

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import heapq
 import itertools
 import logging
 import os
-import re
 import threading
 import time
 import traceback
@@ -25,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Optional, Union
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import ValidationError
@@ -33,8 +30,6 @@ from pydantic import ValidationError
 from ._events import ProgressThrottle, call_safely, make_event, publish
 from ._exceptions import (
     DownloadJobCancelledException,
-    InvalidChecksumError,
-    InvalidDestinationError,
     InvalidSourceError,
     JournalCorruptError,
     UnknownJobIDException,
@@ -62,6 +57,7 @@ from ._probe import ProbeResult, probe
 from ._retry import RetryPolicy, Timeouts
 from ._segments import load_part_state, part_path, remove_partial, sidecar_path
 from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
+from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
 logger = logging.getLogger("fetchq")
 
@@ -147,102 +143,6 @@ class _Running:
             delay=delay,
             error_type=describe_error(error),
         )
-
-
-def _redact(url: str) -> str:
-    """A URL fit for a message: user info removed, even from URLs that do not parse."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a bad port
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//", url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return parts._replace(netloc=netloc).geturl()
-
-
-def validate_source(source: object) -> str:
-    """The source as a string, or InvalidSourceError saying why it can never be downloaded."""
-    text = str(source).strip() if source is not None else ""
-    if not text:
-        raise InvalidSourceError("the URL is empty")
-    if any(ord(c) < 0x20 or c.isspace() for c in text):
-        raise InvalidSourceError(f"{_redact(text)!r} contains spaces or control characters")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidSourceError(f"{_redact(text)!r} is not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        shown = f"{parts.scheme}:" if parts.scheme else "no scheme"
-        raise InvalidSourceError(f"{_redact(text)!r} is not an http(s) URL ({shown})")
-    if not parts.hostname:
-        raise InvalidSourceError(f"{_redact(text)!r} has no host")
-    if port == 0:
-        raise InvalidSourceError(f"{_redact(text)!r} has port 0")
-    return text
-
-
-def prepare_destination(dest: object) -> Path:
-    """The absolute destination; creates missing folders; InvalidDestinationError if unusable.
-
-    An existing folder, or a path ending with a separator, is a folder to download into; any
-    other path is the file itself.
-    """
-    raw = os.fspath(dest) if isinstance(dest, (str, os.PathLike)) else None
-    if not raw or not str(raw).strip():
-        raise InvalidDestinationError("the destination is empty")
-    text = str(raw)
-    if "\x00" in text:
-        raise InvalidDestinationError("the destination contains a NUL character")
-    path = Path(text).expanduser().absolute()
-    wants_folder = text.endswith(("/", os.sep))
-    folder = path if wants_folder or path.is_dir() else path.parent
-    if path.exists() and not path.is_dir() and wants_folder:
-        raise InvalidDestinationError(f"{path} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidDestinationError(
-            f"cannot create the folder {folder}: {exc.strerror}"
-        ) from None
-    if not folder.is_dir():
-        raise InvalidDestinationError(f"{folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InvalidDestinationError(f"the folder {folder} is not writable")
-    if path.is_dir() and not wants_folder and path != folder:
-        raise InvalidDestinationError(f"{path} is a folder")
-    return path
-
-
-def parse_checksum(checksum: Optional[str], sha256: Optional[str]) -> Optional[str]:
-    """Normalise ``checksum="ALGO:HEX"`` or ``sha256=HEX`` to ``"algo:hex"``; None if neither."""
-    if checksum is not None and sha256 is not None:
-        raise InvalidChecksumError("give checksum= or sha256=, not both")
-    if sha256 is not None:
-        checksum = f"sha256:{sha256}"
-    if checksum is None:
-        return None
-    algorithm, separator, expected = checksum.strip().partition(":")
-    algorithm, expected = algorithm.strip().lower().replace("-", "_"), expected.strip().lower()
-    if not separator or not algorithm or not expected:
-        raise InvalidChecksumError(
-            f"{checksum!r} is not of the form ALGO:HEX (e.g. sha256:9f86...)"
-        )
-    available = {name.lower() for name in hashlib.algorithms_available}
-    if algorithm not in available:
-        raise InvalidChecksumError(f"unknown checksum algorithm {algorithm!r}")
-    if any(c not in "0123456789abcdef" for c in expected):
-        raise InvalidChecksumError("the checksum is not hexadecimal")
-    size = hashlib.new(algorithm).digest_size
-    if size and len(expected) != 2 * size:
-        raise InvalidChecksumError(
-            f"a {algorithm} checksum has {2 * size} hex digits, not {len(expected)}"
-        )
-    return f"{algorithm}:{expected}"
 
 
 def _claim_keys(path: Path) -> tuple[str, ...]:
@@ -384,7 +284,7 @@ class DownloadQueueService:
                 max_connections=max_connections,
             )
         except ValidationError as exc:
-            raise InvalidSourceError(f"{_redact(text)!r} is not a valid URL") from exc
+            raise InvalidSourceError(f"{redact_url(text)!r} is not a valid URL") from exc
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
         return self._submit(job)
 
@@ -698,6 +598,15 @@ class DownloadQueueService:
     @speed_limit.setter
     def speed_limit(self, value: Optional[float]) -> None:
         self._limiter.rate = value
+
+    @property
+    def callbacks(self) -> JobCallbacks:
+        """Service-wide callbacks for jobs that have none of their own; may be replaced."""
+        return self._callbacks
+
+    @callbacks.setter
+    def callbacks(self, value: JobCallbacks) -> None:
+        self._callbacks = value
 
     @property
     def event_bus(self) -> Optional[object]:

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -212,6 +213,12 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, owner: TestServer) -> None:
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients hang up mid-request on purpose (pause, cancel, quit); say nothing of it."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _Closed(Exception):
