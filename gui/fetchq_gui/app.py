@@ -1,0 +1,146 @@
+"""``fetchq [URL...]``: the desktop app on a qasync event loop, one instance per user and profile.
+
+The download list lives in a journal under the platform's app-data folder, so it survives
+quitting, crashes and reboots; preferences live in QSettings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Optional
+
+import qasync
+from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from fetchq import DownloadQueueService, JournalError, __version__
+
+from .demo import Demo
+from .icons import app_icon
+from .settings import Settings
+from .single_instance import SingleInstance, instance_key
+from .window import MainWindow
+
+JOURNAL_NAME = "downloads.sqlite3"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="fetchq", description="fetchq, a download manager")
+    parser.add_argument("urls", nargs="*", help="links to download")
+    parser.add_argument("--demo", action="store_true", help="a local server with sample downloads")
+    parser.add_argument("--profile", type=Path, help="keep settings and the list in this folder")
+    parser.add_argument("--screenshot", type=Path, help="with --demo: save a PNG of the window")
+    parser.add_argument("--version", action="version", version=f"fetchq {__version__}")
+    return parser.parse_args(argv)
+
+
+def data_folder(profile: Optional[Path]) -> Path:
+    if profile is not None:
+        return profile
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(location or Path.home() / ".local" / "share" / "fetchq")
+
+
+def open_queue(journal: Path, settings: Settings) -> Optional[DownloadQueueService]:
+    """The queue on the user's journal; a journal that cannot be used is explained, not lost."""
+    try:
+        return DownloadQueueService(
+            max_parallel_dl=settings.parallel_downloads,
+            max_connections_per_download=settings.connections_per_file,
+            journal=journal,
+            resume_restored=settings.resume_at_start,
+        )
+    except JournalError as exc:
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "fetchq cannot open its download list",
+            f"{exc}\n\nThe file was left untouched. Move it aside to start with an empty list.",
+        )
+        box.exec()  # before the event loop runs: nothing else is waiting on it
+        return None
+
+
+def _take_screenshot(window: MainWindow, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(path))
+    print(f"screenshot saved to {path}")
+    window.quit_app()
+
+
+def _quit_on_signals(window: MainWindow) -> None:
+    """SIGTERM and Ctrl+C quit as the Quit action does: downloads paused, list saved."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.quit_app())
+    # Python runs signal handlers between bytecodes; a timer lets it in while Qt waits.
+    heartbeat = QTimer(window)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    QCoreApplication.setOrganizationName("fetchq")
+    QCoreApplication.setApplicationName("fetchq")
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("io.github.fetchq.fetchq")
+    app.setQuitOnLastWindowClosed(False)
+
+    demo = Demo() if args.demo else None
+    folder = demo.folder if demo is not None else data_folder(args.profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    instance = SingleInstance(instance_key(str(folder.resolve())))
+    if demo is None and instance.hand_over(args.urls):
+        print("fetchq is already running; the links were handed to it.")
+        return 0
+
+    store = (
+        QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+        if (demo is not None or args.profile is not None)
+        else QSettings()
+    )
+    settings = Settings(store)
+    journal = demo.journal if demo is not None else folder / JOURNAL_NAME
+    queue = open_queue(journal, settings)
+    if queue is None:
+        return 1
+    download_dir = demo.downloads if demo is not None else settings.download_dir
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(queue, download_dir, settings=settings, owns_queue=True)
+    instance.listen()
+    instance.urls_received.connect(window.add_urls)
+    instance.raise_requested.connect(window.bring_to_front)
+    _quit_on_signals(window)
+    window.show()
+    if demo is not None:
+        for url, priority in demo.urls:
+            window.add_urls([url], priority=priority)
+        if args.screenshot:
+            QTimer.singleShot(3500, lambda: _take_screenshot(window, args.screenshot))
+    if args.urls:
+        window.add_urls(args.urls)
+
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    with loop:
+        loop.run_until_complete(closed.wait())
+    instance.close()
+    if demo is not None:
+        demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The add-downloads dialog and the settings dialog.
+
+Both are opened with ``open()`` and report through ``accepted``/``finished``, never ``exec()``:
+a nested event loop would stall qasync's tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fetchq import InvalidChecksumError, parse_checksum, sanitize_filename
+
+from .qt_helpers import named
+from .settings import Settings
+from .urls import ParsedUrls, extract_urls
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    """What the add dialog asks the queue for."""
+
+    urls: tuple[str, ...]
+    folder: Path
+    file_name: Optional[str]
+    priority: int
+    connections: int
+    checksum: Optional[str]
+    access_token: Optional[str]
+
+
+class AddDownloadsDialog(QDialog):
+    """Paste or type URLs (one a line, or any text that contains them) and choose where to."""
+
+    requested = Signal(object)  # AddRequest, emitted when the person accepts
+    probe_wanted = Signal(str)  # a single URL whose name and size the window may look up
+
+    def __init__(
+        self, settings: Settings, folder: Path, parent: Optional[QWidget] = None, text: str = ""
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("add_dialog")
+        self.setWindowTitle("Add downloads")
+        self.setModal(True)
+        self.resize(560, 420)
+        self._settings = settings
+
+        self.urls_edit = named(QPlainTextEdit(), "urls_edit")
+        self.urls_edit.setPlaceholderText(
+            "https://example.com/file.zip\nOne link a line, or paste any text that contains links."
+        )
+        self.urls_edit.setPlainText(text)
+        self.summary = named(QLabel(), "urls_summary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.folder_edit = named(QLineEdit(str(folder)), "folder_edit")
+        browse = named(QPushButton("Browse…"), "browse_button")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+
+        self.name_edit = named(QLineEdit(), "name_edit")
+        self.name_edit.setPlaceholderText("from the server")
+        self.priority_spin = named(QSpinBox(), "priority_spin")
+        self.priority_spin.setRange(0, 1000)
+        self.priority_spin.setValue(10)
+        self.priority_spin.setToolTip("Lower numbers start first")
+        self.connections_spin = named(QSpinBox(), "connections_spin")
+        self.connections_spin.setRange(1, 32)
+        self.connections_spin.setValue(settings.connections_per_file)
+        self.checksum_edit = named(QLineEdit(), "checksum_edit")
+        self.checksum_edit.setPlaceholderText("optional, e.g. sha256:9f86d0…")
+        self.token_edit = named(QLineEdit(), "token_edit")
+        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_edit.setPlaceholderText("optional, sent as a Bearer token to this site only")
+
+        form = QFormLayout()
+        form.addRow("Save to:", folder_row)
+        form.addRow("File name:", self.name_edit)
+        form.addRow("Priority:", self.priority_spin)
+        form.addRow("Connections per file:", self.connections_spin)
+        form.addRow("Checksum:", self.checksum_edit)
+        form.addRow("Access token:", self.token_edit)
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setObjectName("add_ok")
+        self.ok_button.setText("Download")
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Links:"))
+        layout.addWidget(self.urls_edit, 1)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+        self._parsed = ParsedUrls((), ())
+        self._probe_timer = QTimer(self, singleShot=True, interval=400)
+        self._probe_timer.timeout.connect(self._ask_probe)
+        self.urls_edit.textChanged.connect(self._reparse)
+        self.checksum_edit.textChanged.connect(self._reparse)
+        self.folder_edit.textChanged.connect(self._reparse)
+        self.name_edit.textChanged.connect(self._reparse)
+        self._reparse()
+
+    @property
+    def parsed(self) -> ParsedUrls:
+        return self._parsed
+
+    def _reparse(self) -> None:
+        self._parsed = extract_urls(self.urls_edit.toPlainText())
+        count = len(self._parsed.urls)
+        lines = []
+        if count:
+            lines.append(f"{count} link{'s' if count != 1 else ''} to download.")
+        for refusal in self._parsed.refused[:5]:
+            lines.append(f"Refused {refusal.text[:60]}: {refusal.reason}")
+        if len(self._parsed.refused) > 5:
+            lines.append(f"…and {len(self._parsed.refused) - 5} more refused.")
+        problem = self._problem()
+        if problem:
+            lines.append(problem)
+        self.summary.setText("\n".join(lines) or "Type or paste http(s) links above.")
+        single = count == 1
+        self.name_edit.setEnabled(single)
+        if not single and self.name_edit.text():
+            self.name_edit.clear()
+        self.ok_button.setEnabled(count > 0 and problem is None)
+        if single:
+            self._probe_timer.start()
+
+    def _problem(self) -> Optional[str]:
+        checksum = self.checksum_edit.text().strip()
+        if checksum:
+            try:
+                parse_checksum(checksum, None)
+            except InvalidChecksumError as exc:
+                return f"Checksum: {exc}"
+            if len(self._parsed.urls) > 1:
+                return "Checksum: a checksum applies to one link only."
+        if not self.folder_edit.text().strip():
+            return "Choose a folder to save to."
+        name = self.name_edit.text().strip()
+        if name and sanitize_filename(name) != name:
+            return f"File name: {name!r} is not a valid file name."
+        return None
+
+    def _ask_probe(self) -> None:
+        if len(self._parsed.urls) == 1:
+            self.probe_wanted.emit(self._parsed.urls[0])
+
+    def show_probe(
+        self, url: str, name: Optional[str], size_text: str, error: Optional[str]
+    ) -> None:
+        """Show what the server says about the single URL (called by the window)."""
+        if self._parsed.urls != (url,):
+            return
+        if error:
+            self.summary.setText(f"1 link to download. The server says: {error}")
+            return
+        if name and not self.name_edit.text():
+            self.name_edit.setPlaceholderText(name)
+        detail = f" ({size_text})" if size_text else ""
+        self.summary.setText(f"1 link to download: {name or 'unnamed'}{detail}")
+
+    def _browse(self) -> None:
+        dialog = QFileDialog(self, "Save downloads to", self.folder_edit.text())
+        dialog.setObjectName("folder_dialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(self.folder_edit.setText)
+        dialog.open()
+
+    def request(self) -> AddRequest:
+        name = self.name_edit.text().strip() or None
+        checksum = self.checksum_edit.text().strip() or None
+        return AddRequest(
+            urls=self._parsed.urls,
+            folder=Path(self.folder_edit.text().strip()).expanduser(),
+            file_name=name if len(self._parsed.urls) == 1 else None,
+            priority=self.priority_spin.value(),
+            connections=self.connections_spin.value(),
+            checksum=parse_checksum(checksum, None) if checksum else None,
+            access_token=self.token_edit.text() or None,
+        )
+
+    def _accept(self) -> None:
+        self._reparse()
+        if not self.ok_button.isEnabled():
+            return
+        self.requested.emit(self.request())
+        self.accept()
+
+
+class SettingsDialog(QDialog):
+    """Preferences; changes apply when accepted, without a restart."""
+
+    applied = Signal()
+
+    def __init__(
+        self, settings: Settings, tray_available: bool, parent: Optional[QWidget] = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("settings_dialog")
+        self.setWindowTitle("Settings")
+        self._settings = settings
+
+        self.folder_edit = named(QLineEdit(str(settings.download_dir)), "settings_folder")
+        self.parallel_spin = named(QSpinBox(), "settings_parallel")
+        self.parallel_spin.setRange(1, 32)
+        self.parallel_spin.setValue(settings.parallel_downloads)
+        self.connections_spin = named(QSpinBox(), "settings_connections")
+        self.connections_spin.setRange(1, 32)
+        self.connections_spin.setValue(settings.connections_per_file)
+        self.limit_spin = named(QSpinBox(), "settings_speed_limit")
+        self.limit_spin.setRange(0, 10_000_000)
+        self.limit_spin.setSuffix(" KiB/s")
+        self.limit_spin.setSpecialValueText("No limit")
+        self.limit_spin.setValue(settings.speed_limit_kib)
+        self.resume_check = named(
+            QCheckBox("Resume unfinished downloads when fetchq starts"), "settings_resume"
+        )
+        self.resume_check.setChecked(settings.resume_at_start)
+        self.tray_check = named(
+            QCheckBox("Closing the window keeps fetchq in the tray"), "settings_tray"
+        )
+        self.tray_check.setChecked(settings.minimize_to_tray and tray_available)
+        self.tray_check.setEnabled(tray_available)
+        if not tray_available:
+            self.tray_check.setToolTip("This desktop has no system tray")
+        self.notify_check = named(
+            QCheckBox("Tell me when a download finishes or fails"), "settings_notifications"
+        )
+        self.notify_check.setChecked(settings.notifications)
+
+        form = QFormLayout()
+        form.addRow("Default folder:", self.folder_edit)
+        form.addRow("Downloads at once:", self.parallel_spin)
+        form.addRow("Connections per file:", self.connections_spin)
+        form.addRow("Speed limit:", self.limit_spin)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setObjectName("settings_ok")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        for check in (self.resume_check, self.tray_check, self.notify_check):
+            layout.addWidget(check)
+        layout.addWidget(buttons)
+
+    def _accept(self) -> None:
+        settings = self._settings
+        folder = self.folder_edit.text().strip()
+        if folder:
+            settings.download_dir = Path(folder).expanduser()
+        settings.parallel_downloads = self.parallel_spin.value()
+        settings.connections_per_file = self.connections_spin.value()
+        settings.speed_limit_kib = self.limit_spin.value()
+        settings.resume_at_start = self.resume_check.isChecked()
+        if self.tray_check.isEnabled():
+            settings.minimize_to_tray = self.tray_check.isChecked()
+        settings.notifications = self.notify_check.isChecked()
+        settings.sync()
+        self.applied.emit()
+        self.accept()

@@ -1,0 +1,406 @@
+"""The job table's model: rows from snapshots, changes flushed once per refresh tick.
+
+Snapshots arrive as often as the core reports (up to ~10 a second per job). They are kept in a
+pending map and applied by one timer tick (every 150 ms by default): each changed row emits
+``dataChanged`` for the span of columns that changed, and contiguous rows are merged, so
+thousands of rows and dozens of active downloads cost a handful of signals per tick.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Optional, Union
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from fetchq import DownloadJobStatus
+
+from .bridge import JobSnapshot
+from .units import SpeedMeter, eta_seconds, human_duration, human_size, human_speed
+
+ModelIndex = Union[QModelIndex, QPersistentModelIndex]
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
+"""Done as a float in [0, 1], or -1.0 while the size is unknown."""
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 3
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 4
+
+
+class Column(enum.IntEnum):
+    NAME = 0
+    SIZE = 1
+    PROGRESS = 2
+    SPEED = 3
+    ETA = 4
+    STATUS = 5
+    PRIORITY = 6
+    ADDED = 7
+    DESTINATION = 8
+
+
+HEADERS = {
+    Column.NAME: "Name",
+    Column.SIZE: "Size",
+    Column.PROGRESS: "Progress",
+    Column.SPEED: "Speed",
+    Column.ETA: "Time left",
+    Column.STATUS: "Status",
+    Column.PRIORITY: "Priority",
+    Column.ADDED: "Added",
+    Column.DESTINATION: "Destination",
+}
+
+STATUS_TEXT = {
+    DownloadJobStatus.WAITING: "Queued",
+    DownloadJobStatus.RUNNING: "Downloading",
+    DownloadJobStatus.PAUSED: "Paused",
+    DownloadJobStatus.COMPLETED: "Completed",
+    DownloadJobStatus.CANCELLED: "Cancelled",
+    DownloadJobStatus.ERROR: "Failed",
+}
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.PRIORITY}
+
+
+class _Row:
+    """A row's state on the GUI thread: the latest snapshot, its speed, what a probe learned."""
+
+    __slots__ = ("added_text", "probed_name", "probed_size", "snapshot", "speed")
+
+    def __init__(self, snapshot: JobSnapshot) -> None:
+        self.snapshot = snapshot
+        self.speed = SpeedMeter()
+        self.probed_name: Optional[str] = None
+        self.probed_size: Optional[int] = None
+        self.added_text = _local_time(snapshot.added)
+
+    @property
+    def name(self) -> str:
+        if self.snapshot.download_path is None and self.probed_name:
+            return self.probed_name
+        return self.snapshot.name
+
+    @property
+    def total(self) -> int:
+        return self.snapshot.total or self.probed_size or 0
+
+
+def _local_time(iso: Optional[str]) -> str:
+    if not iso:
+        return ""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def _changed_columns(old: JobSnapshot, new: JobSnapshot) -> tuple[int, int]:
+    """The first and last column a snapshot change touches."""
+    columns: list[int] = []
+    if old.name != new.name or old.download_path != new.download_path:
+        columns += [Column.NAME, Column.DESTINATION]
+    if old.total != new.total:
+        columns += [Column.SIZE, Column.PROGRESS, Column.ETA]
+    if old.bytes != new.bytes:
+        columns += [Column.PROGRESS, Column.SPEED, Column.ETA]
+    if old.status != new.status or old.error_type != new.error_type:
+        columns += [Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATUS]
+    if old.priority != new.priority:
+        columns.append(Column.PRIORITY)
+    if not columns:
+        return (-1, -1)
+    return (min(columns), max(columns))
+
+
+class JobTableModel(QAbstractTableModel):
+    """One row per job, in the order jobs were added."""
+
+    flushed = Signal()  # after each tick that changed something: actions and status bar refresh
+
+    def __init__(self, parent: Optional[QObject] = None, refresh_ms: int = 150) -> None:
+        super().__init__(parent)
+        self._rows: list[_Row] = []
+        self._row_of: dict[int, int] = {}
+        self._pending: dict[int, JobSnapshot] = {}
+        self._timer = QTimer(self)
+        self._timer.setInterval(refresh_ms)
+        self._timer.timeout.connect(self.flush)
+        self._timer.start()
+        self.ticks_with_changes = 0
+
+    # -- Qt model API -----------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == SORT_ROLE:
+            return self._sort_key(row, column)
+        if role == PROGRESS_ROLE:
+            fraction = row.snapshot.fraction
+            if fraction is None and row.total:
+                fraction = min(1.0, row.snapshot.bytes / row.total)
+            return -1.0 if fraction is None else fraction
+        if role == JOB_ID_ROLE:
+            return row.snapshot.id
+        if role == STATUS_ROLE:
+            return row.snapshot.status
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
+            return int(_RIGHT)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{HEADERS[column]}: {self._display(row, column)}"
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # -- rows -------------------------------------------------------------------------------
+
+    def add(self, snapshots: Iterable[JobSnapshot]) -> None:
+        """Append rows for new jobs (at once, not on the next tick)."""
+        fresh = [s for s in snapshots if s.id not in self._row_of]
+        if not fresh:
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        for offset, snapshot in enumerate(fresh):
+            self._row_of[snapshot.id] = first + offset
+            self._rows.append(_Row(snapshot))
+        self.endInsertRows()
+        self.flushed.emit()
+
+    def update(self, snapshot: JobSnapshot) -> None:
+        """Record a change; it shows on the next tick. Unknown jobs are added."""
+        if snapshot.id not in self._row_of:
+            self.add([snapshot])
+            return
+        self._pending[snapshot.id] = snapshot
+
+    def remove(self, job_ids: Iterable[int]) -> None:
+        doomed = sorted((self._row_of[i] for i in set(job_ids) if i in self._row_of), reverse=True)
+        for row in doomed:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            snapshot = self._rows.pop(row).snapshot
+            self._pending.pop(snapshot.id, None)
+            self.endRemoveRows()
+        if doomed:
+            self._row_of = {r.snapshot.id: i for i, r in enumerate(self._rows)}
+            self.flushed.emit()
+
+    def set_probe(self, job_id: int, name: Optional[str], size: Optional[int]) -> None:
+        """Show what a probe learned about a job that has not started yet."""
+        row_number = self._row_of.get(job_id)
+        if row_number is None:
+            return
+        row = self._rows[row_number]
+        row.probed_name, row.probed_size = name, size
+        self.dataChanged.emit(self.index(row_number, 0), self.index(row_number, len(Column) - 1))
+
+    def snapshot(self, job_id: int) -> Optional[JobSnapshot]:
+        row = self._row_of.get(job_id)
+        if row is None:
+            return None
+        pending = self._pending.get(job_id)
+        return pending if pending is not None else self._rows[row].snapshot
+
+    def snapshots(self) -> list[JobSnapshot]:
+        return [self._pending.get(r.snapshot.id, r.snapshot) for r in self._rows]
+
+    def row_of(self, job_id: int) -> Optional[int]:
+        return self._row_of.get(job_id)
+
+    def speed_of(self, job_id: int) -> float:
+        row = self._row_of.get(job_id)
+        return self._rows[row].speed.speed if row is not None else 0.0
+
+    def total_speed(self) -> float:
+        return sum(r.speed.speed for r in self._rows if r.snapshot.status == "running")
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Apply pending snapshots and refresh speeds: one dataChanged per run of rows."""
+        now = time.monotonic()
+        spans: dict[int, tuple[int, int]] = {}
+        pending, self._pending = self._pending, {}
+        for job_id, snapshot in pending.items():
+            row_number = self._row_of.get(job_id)
+            if row_number is None:
+                continue
+            row = self._rows[row_number]
+            span = _changed_columns(row.snapshot, snapshot)
+            if snapshot.status != DownloadJobStatus.RUNNING:
+                row.speed.reset()
+            row.snapshot = snapshot
+            if span[0] >= 0:
+                spans[row_number] = span
+        for row_number, row in enumerate(self._rows):
+            if row.snapshot.status == DownloadJobStatus.RUNNING:
+                before = row.speed.speed
+                row.speed.sample(now, row.snapshot.bytes)
+                if row.speed.speed != before or row_number in spans:
+                    first, last = spans.get(row_number, (Column.SPEED, Column.ETA))
+                    spans[row_number] = (min(first, Column.SPEED), max(last, Column.ETA))
+        if not spans:
+            return
+        self.ticks_with_changes += 1
+        for first_row, last_row, first_column, last_column in _merge(spans):
+            self.dataChanged.emit(
+                self.index(first_row, first_column), self.index(last_row, last_column)
+            )
+        self.flushed.emit()
+
+    # -- presentation -----------------------------------------------------------------------
+
+    def _display(self, row: _Row, column: Column) -> str:
+        snapshot = row.snapshot
+        if column == Column.NAME:
+            return row.name
+        if column == Column.SIZE:
+            return human_size(row.total) if row.total else ""
+        if column == Column.PROGRESS:
+            fraction = snapshot.fraction
+            if fraction is None and row.total:
+                fraction = min(1.0, snapshot.bytes / row.total)
+            if fraction is None:
+                return human_size(snapshot.bytes) if snapshot.bytes else ""
+            return f"{fraction * 100:.0f} %"
+        if column == Column.SPEED:
+            return human_speed(row.speed.speed) if snapshot.status == "running" else ""
+        if column == Column.ETA:
+            if snapshot.status != DownloadJobStatus.RUNNING:
+                return ""
+            return human_duration(eta_seconds(snapshot.bytes, row.total, row.speed.speed))
+        if column == Column.STATUS:
+            text = STATUS_TEXT[snapshot.status]
+            if snapshot.status == DownloadJobStatus.ERROR and snapshot.error_type:
+                return f"{text}: {_short_error(snapshot.error_type)}"
+            return text
+        if column == Column.PRIORITY:
+            return str(snapshot.priority)
+        if column == Column.ADDED:
+            return row.added_text
+        return snapshot.download_path or snapshot.dest
+
+    def _sort_key(self, row: _Row, column: Column) -> Any:
+        snapshot = row.snapshot
+        keys: dict[Column, Any] = {
+            Column.NAME: row.name.casefold(),
+            Column.SIZE: row.total,
+            Column.PROGRESS: snapshot.fraction if snapshot.fraction is not None else -1.0,
+            Column.SPEED: row.speed.speed,
+            Column.ETA: eta_seconds(snapshot.bytes, row.total, row.speed.speed) or 0.0,
+            Column.STATUS: STATUS_TEXT[snapshot.status],
+            Column.PRIORITY: snapshot.priority,
+            Column.ADDED: snapshot.added or "",
+            Column.DESTINATION: snapshot.download_path or snapshot.dest,
+        }
+        return keys[column]
+
+    def _tooltip(self, row: _Row, column: Column) -> Optional[str]:
+        snapshot = row.snapshot
+        if column == Column.NAME:
+            return f"{row.name}\n{snapshot.source}"
+        if column == Column.STATUS and snapshot.error_type:
+            return snapshot.error_type
+        if column == Column.DESTINATION:
+            return snapshot.download_path or snapshot.dest
+        if column == Column.PROGRESS and snapshot.total:
+            return f"{human_size(snapshot.bytes)} of {human_size(snapshot.total)}"
+        return None
+
+
+def _short_error(error_type: str) -> str:
+    """``HTTPError(Not Found)`` -> ``Not Found``; long messages are cut."""
+    name, _, rest = error_type.partition("(")
+    message = rest[:-1] if rest.endswith(")") else rest
+    text = message or name
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _merge(spans: dict[int, tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """Merge changed rows into runs of consecutive rows with the union of their columns."""
+    runs: list[list[int]] = []
+    for row in sorted(spans):
+        first, last = spans[row]
+        if runs and runs[-1][1] == row - 1:
+            runs[-1][1] = row
+            runs[-1][2] = min(runs[-1][2], first)
+            runs[-1][3] = max(runs[-1][3], last)
+        else:
+            runs.append([row, row, first, last])
+    return [(a, b, c, d) for a, b, c, d in runs]
+
+
+class Filter(enum.Enum):
+    ALL = "All"
+    ACTIVE = "Active"
+    FINISHED = "Finished"
+    FAILED = "Failed"
+
+
+_FILTER_STATUSES = {
+    Filter.ACTIVE: {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING, DownloadJobStatus.PAUSED},
+    Filter.FINISHED: {DownloadJobStatus.COMPLETED},
+    Filter.FAILED: {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED},
+}
+
+
+class JobFilterProxy(QSortFilterProxyModel):
+    """Sorts by each column's natural key and shows all, active, finished or failed jobs."""
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._filter = Filter.ALL
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    @property
+    def mode(self) -> Filter:
+        return self._filter
+
+    def set_mode(self, mode: Filter) -> None:
+        if mode != self._filter:
+            self.beginFilterChange()
+            self._filter = mode
+            self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
+        if self._filter == Filter.ALL:
+            return True
+        status = self.sourceModel().index(source_row, 0, source_parent).data(STATUS_ROLE)
+        return status in _FILTER_STATUSES[self._filter]

@@ -1,0 +1,118 @@
+"""Preferences, kept in QSettings: typed accessors with defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+
+def default_download_dir() -> Path:
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    return Path(location) if location else Path.home() / "Downloads"
+
+
+class Settings:
+    """The app's preferences. Pass a QSettings of your own to keep a profile or a test apart."""
+
+    def __init__(self, store: Optional[QSettings] = None) -> None:
+        self.store = store if store is not None else QSettings()
+
+    def _int(self, key: str, default: int, minimum: int) -> int:
+        value: object = self.store.value(key, default)
+        try:
+            return max(minimum, int(str(value)))
+        except ValueError:
+            return default
+
+    def _bool(self, key: str, default: bool) -> bool:
+        value = self.store.value(key, default)
+        if isinstance(value, str):  # INI files give strings back
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    @property
+    def download_dir(self) -> Path:
+        value = self.store.value("downloads/folder", "")
+        return Path(str(value)) if value else default_download_dir()
+
+    @download_dir.setter
+    def download_dir(self, folder: Path) -> None:
+        self.store.setValue("downloads/folder", str(folder))
+
+    @property
+    def last_add_folder(self) -> Optional[Path]:
+        """The folder last chosen in the add dialog, offered there next time."""
+        value = self.store.value("downloads/last_add_folder", "")
+        return Path(str(value)) if value else None
+
+    @last_add_folder.setter
+    def last_add_folder(self, folder: Path) -> None:
+        self.store.setValue("downloads/last_add_folder", str(folder))
+
+    @property
+    def parallel_downloads(self) -> int:
+        return self._int("downloads/parallel", 3, 1)
+
+    @parallel_downloads.setter
+    def parallel_downloads(self, value: int) -> None:
+        self.store.setValue("downloads/parallel", int(value))
+
+    @property
+    def connections_per_file(self) -> int:
+        return self._int("downloads/connections", 8, 1)
+
+    @connections_per_file.setter
+    def connections_per_file(self, value: int) -> None:
+        self.store.setValue("downloads/connections", int(value))
+
+    @property
+    def speed_limit_kib(self) -> int:
+        """KiB/s for all downloads together; 0 means no limit."""
+        return self._int("downloads/speed_limit_kib", 0, 0)
+
+    @speed_limit_kib.setter
+    def speed_limit_kib(self, value: int) -> None:
+        self.store.setValue("downloads/speed_limit_kib", int(value))
+
+    @property
+    def resume_at_start(self) -> bool:
+        return self._bool("downloads/resume_at_start", True)
+
+    @resume_at_start.setter
+    def resume_at_start(self, value: bool) -> None:
+        self.store.setValue("downloads/resume_at_start", bool(value))
+
+    @property
+    def minimize_to_tray(self) -> bool:
+        return self._bool("window/minimize_to_tray", False)
+
+    @minimize_to_tray.setter
+    def minimize_to_tray(self, value: bool) -> None:
+        self.store.setValue("window/minimize_to_tray", bool(value))
+
+    @property
+    def notifications(self) -> bool:
+        return self._bool("window/notifications", True)
+
+    @notifications.setter
+    def notifications(self, value: bool) -> None:
+        self.store.setValue("window/notifications", bool(value))
+
+    def header_state(self) -> Optional[QByteArray]:
+        value = self.store.value("window/header")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_header_state(self, state: QByteArray) -> None:
+        self.store.setValue("window/header", state)
+
+    def geometry(self) -> Optional[QByteArray]:
+        value = self.store.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, state: QByteArray) -> None:
+        self.store.setValue("window/geometry", state)
+
+    def sync(self) -> None:
+        self.store.sync()

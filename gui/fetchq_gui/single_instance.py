@@ -1,0 +1,98 @@
+"""One fetchq per user and profile: a second launch hands its URLs to the first and exits."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Optional
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+def instance_key(profile: str) -> str:
+    """A local-socket name unique to this user and profile folder."""
+    digest = hashlib.sha256(f"{getpass.getuser()}\0{profile}".encode()).hexdigest()[:16]
+    return f"fetchq-{digest}"
+
+
+class SingleInstance(QObject):
+    """The running instance listens; a new one calls :meth:`hand_over` before building a window."""
+
+    urls_received = Signal(list)  # list[str], from a later launch
+    raise_requested = Signal()
+
+    def __init__(self, key: str, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self._server: Optional[QLocalServer] = None
+        self._buffers: dict[QLocalSocket, bytes] = {}
+
+    def hand_over(self, urls: Sequence[str], timeout_ms: int = 1500) -> bool:
+        """Send ``urls`` to a running instance; False when none is running.
+
+        Runs before the event loop starts, so its short blocking waits freeze nothing.
+        """
+        socket = QLocalSocket()
+        socket.connectToServer(self.key)
+        if not socket.waitForConnected(timeout_ms):
+            return False
+        socket.write(json.dumps({"urls": list(urls)}).encode("utf-8") + b"\n")
+        socket.flush()
+        socket.waitForBytesWritten(timeout_ms)
+        socket.disconnectFromServer()
+        if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+            socket.waitForDisconnected(timeout_ms)
+        return True
+
+    def listen(self) -> bool:
+        """Become the running instance. A stale socket left by a crash is removed first."""
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.key):
+            QLocalServer.removeServer(self.key)
+            if not server.listen(self.key):
+                return False
+        server.newConnection.connect(self._accept)
+        self._server = server
+        return True
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        while self._server.hasPendingConnections():
+            socket = self._server.nextPendingConnection()
+            self._buffers[socket] = b""
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.disconnected.connect(lambda s=socket: self._finish(s))
+
+    def _read(self, socket: QLocalSocket) -> None:
+        data = self._buffers.get(socket, b"") + bytes(socket.readAll().data())
+        if len(data) > MAX_MESSAGE_BYTES:
+            socket.abort()
+            data = b""
+        self._buffers[socket] = data
+        if data.endswith(b"\n"):
+            self._finish(socket)
+
+    def _finish(self, socket: QLocalSocket) -> None:
+        data = self._buffers.pop(socket, b"")
+        socket.deleteLater()
+        if not data.strip():
+            return
+        try:
+            message = json.loads(data)
+            urls = [str(u) for u in message.get("urls", [])]
+        except (ValueError, AttributeError):
+            return
+        self.raise_requested.emit()
+        if urls:
+            self.urls_received.emit(urls)

@@ -1,0 +1,1 @@
+"""Icons (SVG) and style sheets of the fetchq app, installed as package data."""
