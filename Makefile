@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-cli test lint typecheck pytest bench screenshot clean
+.PHONY: demo demo-cli test lint typecheck pytest bench bench-gui screenshot clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fetchq needs Python 3.10 or newer")'
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $@
 
 demo: $(STAMP)  ## open the app with a local server, sample files and downloads queued
-	$(BIN)/python -m fetchq --demo
+	$(BIN)/python -m fetchq_gui --demo
 
 demo-cli: $(STAMP)  ## the reference example in the terminal, against a local server
 	$(BIN)/python -m fetchq --demo
@@ -33,6 +33,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)  ## throughput against curl, wget2 and aria2c (installs them with apt-get)
 	bench/run.sh
+
+bench-gui: $(STAMP)  ## GUI-thread latency with 1000 rows and 50 active downloads
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_latency.py
 
 screenshot: $(STAMP)  ## docs/screenshot.png: the window in the middle of the demo
 	$(BIN)/python -m fetchq_gui --demo --screenshot docs/screenshot.png
