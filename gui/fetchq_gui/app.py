@@ -33,6 +33,7 @@ JOURNAL_NAME = "downloads.sqlite3"
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fetchq", description="fetchq, a download manager")
     parser.add_argument("urls", nargs="*", help="links to download")
+    parser.add_argument("--add", action="store_true", help="open the add-downloads dialog")
     parser.add_argument("--demo", action="store_true", help="a local server with sample downloads")
     parser.add_argument("--profile", type=Path, help="keep settings and the list in this folder")
     parser.add_argument("--screenshot", type=Path, help="with --demo: save a PNG of the window")
@@ -100,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     folder = demo.folder if demo is not None else data_folder(args.profile)
     folder.mkdir(parents=True, exist_ok=True)
     instance = SingleInstance(instance_key(str(folder.resolve())))
-    if demo is None and instance.hand_over(args.urls):
+    if demo is None and instance.hand_over(args.urls, open_add_dialog=args.add):
         print("fetchq is already running; the links were handed to it.")
         return 0
 
@@ -122,6 +123,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     instance.listen()
     instance.urls_received.connect(window.add_urls)
     instance.raise_requested.connect(window.bring_to_front)
+    instance.add_dialog_requested.connect(window.open_add_dialog)
     _quit_on_signals(window)
     window.show()
     if demo is not None:
@@ -131,6 +133,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             QTimer.singleShot(3500, lambda: _take_screenshot(window, args.screenshot))
     if args.urls:
         window.add_urls(args.urls)
+    if args.add:
+        window.open_add_dialog()
 
     closed = asyncio.Event()
     window.closed.connect(closed.set)

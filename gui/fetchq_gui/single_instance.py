@@ -25,6 +25,7 @@ class SingleInstance(QObject):
 
     urls_received = Signal(list)  # list[str], from a later launch
     raise_requested = Signal()
+    add_dialog_requested = Signal()
 
     def __init__(self, key: str, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
@@ -32,7 +33,9 @@ class SingleInstance(QObject):
         self._server: Optional[QLocalServer] = None
         self._buffers: dict[QLocalSocket, bytes] = {}
 
-    def hand_over(self, urls: Sequence[str], timeout_ms: int = 1500) -> bool:
+    def hand_over(
+        self, urls: Sequence[str], timeout_ms: int = 1500, open_add_dialog: bool = False
+    ) -> bool:
         """Send ``urls`` to a running instance; False when none is running.
 
         Runs before the event loop starts, so its short blocking waits freeze nothing.
@@ -41,7 +44,8 @@ class SingleInstance(QObject):
         socket.connectToServer(self.key)
         if not socket.waitForConnected(timeout_ms):
             return False
-        socket.write(json.dumps({"urls": list(urls)}).encode("utf-8") + b"\n")
+        message = {"urls": list(urls), "add": open_add_dialog}
+        socket.write(json.dumps(message).encode("utf-8") + b"\n")
         socket.flush()
         socket.waitForBytesWritten(timeout_ms)
         socket.disconnectFromServer()
@@ -91,8 +95,11 @@ class SingleInstance(QObject):
         try:
             message = json.loads(data)
             urls = [str(u) for u in message.get("urls", [])]
+            open_add_dialog = bool(message.get("add", False))
         except (ValueError, AttributeError):
             return
         self.raise_requested.emit()
         if urls:
             self.urls_received.emit(urls)
+        if open_add_dialog:
+            self.add_dialog_requested.emit()

@@ -48,6 +48,7 @@ from fetchq import (
     DownloadQueueService,
     FetchqError,
     UnknownJobIDException,
+    __version__,
 )
 
 from .bridge import JobSnapshot, QueueBridge
@@ -156,6 +157,7 @@ class MainWindow(QMainWindow):
         self._build_table()
         self._build_actions()
         self._build_toolbar()
+        self._build_menus()
         self._build_status_bar()
         self.tray = Tray(app_icon(), self.statusBar(), self)
         self.tray.toggle_requested.connect(self.toggle_visible)
@@ -399,6 +401,56 @@ class MainWindow(QMainWindow):
             else:
                 toolbar.addAction(self.action(name))
         self.addToolBar(toolbar)
+
+    def _build_menus(self) -> None:
+        menus = {
+            "menu_downloads": ("&Downloads", ("action_add", "action_paste", None,
+                               "action_pause", "action_resume", "action_cancel",
+                               "action_retry", "action_remove", None, "action_cancel_all",
+                               "action_prune", None, "action_quit")),
+            "menu_file": ("&File", ("action_open_file", "action_open_folder",
+                          "action_copy_url", None, "action_priority_up",
+                          "action_priority_down", "action_priority_set")),
+            "menu_settings": ("&Settings", ("action_settings",)),
+        }  # fmt: skip
+        bar = self.menuBar()
+        for name, (title, actions) in menus.items():
+            menu = bar.addMenu(title)
+            menu.setObjectName(name)
+            for action_name in actions:
+                if action_name is None:
+                    menu.addSeparator()
+                else:
+                    menu.addAction(self.action(action_name))
+        view = bar.addMenu("&View")
+        view.setObjectName("menu_view")
+        for number, mode in enumerate(Filter, start=1):
+            show = QAction(f"{mode.value} downloads", self)
+            show.setObjectName(f"action_show_{mode.name.lower()}")
+            show.setShortcut(QKeySequence(f"Alt+{number}"))
+            show.triggered.connect(lambda _checked=False, m=mode: self.set_filter(m))
+            view.addAction(show)
+        help_menu = bar.addMenu("&Help")
+        help_menu.setObjectName("menu_help")
+        about = QAction("About fetchq", self)
+        about.setObjectName("action_about")
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About fetchq",
+            f"fetchq {__version__}\n\nA download manager: drop links on the window; downloads "
+            "resume after a restart and use several connections for large files.",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setObjectName("about_box")
+        box.setIconPixmap(app_icon().pixmap(64, 64))
+        self._keep(box)
+        box.open()
+        return box
 
     def _build_status_bar(self) -> None:
         self.speed_label = named(QLabel(), "status_speed")

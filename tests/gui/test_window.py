@@ -452,3 +452,49 @@ def test_queued_rows_show_probed_names_and_sizes(
     assert cell(window, queued.id, Column.SIZE) == "5.0 MiB"
     assert cell(window, queued.id, Column.STATUS) == "Queued"
     gate.set()
+
+
+def test_menus_hold_the_actions(window: MainWindow) -> None:
+    from PySide6.QtWidgets import QMenu
+
+    downloads = window.findChild(QMenu, "menu_downloads")
+    assert downloads is not None
+    names = [a.objectName() for a in downloads.actions() if a.objectName()]
+    assert {"action_add", "action_pause", "action_resume", "action_cancel", "action_quit"} <= set(
+        names
+    )
+    view = window.findChild(QMenu, "menu_view")
+    assert view is not None
+    failed = next(a for a in view.actions() if a.objectName() == "action_show_failed")
+    failed.trigger()
+    assert window.proxy.mode == Filter.FAILED
+    assert window.filter_tabs.currentIndex() == list(Filter).index(Filter.FAILED)
+
+
+def test_icons_follow_a_dark_palette(qtbot: QtBot, window: MainWindow) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    original = app.palette()
+
+    def brightest_opaque_pixel() -> int:
+        image = window.action("action_add").icon().pixmap(24, 24).toImage()
+        values = [
+            QColor(image.pixel(x, y)).value()
+            for x in range(image.width())
+            for y in range(image.height())
+            if QColor.fromRgba(image.pixel(x, y)).alpha() > 200
+        ]
+        assert values
+        return max(values)
+
+    assert brightest_opaque_pixel() < 80  # dark strokes on the light default palette
+    dark = QPalette(original)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#e8eaed"))
+    try:
+        app.setPalette(dark)
+        qtbot.waitUntil(lambda: brightest_opaque_pixel() > 200, timeout=WAIT_MS)
+    finally:
+        app.setPalette(original)

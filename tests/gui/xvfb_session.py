@@ -47,9 +47,7 @@ def test_tray_shows_status_and_notifies(
     shown: list[tuple[str, str]] = []
     real_show = tray.icon.showMessage
 
-    def spy(
-        title: str, message: str, kind: QSystemTrayIcon.MessageIcon, milliseconds: int
-    ) -> None:
+    def spy(title: str, message: str, kind: QSystemTrayIcon.MessageIcon, milliseconds: int) -> None:
         shown.append((title, message))
         real_show(title, message, kind, milliseconds)
 
