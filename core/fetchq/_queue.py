@@ -119,6 +119,9 @@ class _Running:
     def claim(self, path: Path) -> bool:
         return self.service._claim(self.job, path)
 
+    def unclaim(self, path: Path) -> None:
+        self.service._unclaim(self.job, path)
+
     def set_target(self, path: Path, total: Optional[int], content_type: Optional[str]) -> None:
         self.service._set_target(self.job, path, total, content_type)
 
@@ -407,10 +410,13 @@ class DownloadQueueService:
                 self.pause_job(job)
 
     def resume_job(self, job: DownloadJob) -> None:
-        """Put a paused job (or one that failed, keeping its partial file) back in the queue."""
+        """Put a paused job back in the queue; it continues from its partial file.
+
+        Finished jobs stay finished: ``retry_job`` runs a failed or cancelled one again.
+        """
         with self._lock:
             job = self._known(job)
-            if job.status in (DownloadJobStatus.PAUSED, DownloadJobStatus.ERROR):
+            if job.status == DownloadJobStatus.PAUSED:
                 self._requeue(job)
             elif job.status == DownloadJobStatus.RUNNING:
                 running = self._running[job.id]
@@ -427,7 +433,11 @@ class DownloadQueueService:
                 self.resume_job(job)
 
     def retry_job(self, job: DownloadJob) -> None:
-        """Run a failed or cancelled job again (a failed one resumes from its partial file)."""
+        """Run a failed or cancelled job again.
+
+        A failed job kept its partial file (after a full disk, say), so it continues from there;
+        a cancelled one starts from zero.
+        """
         with self._lock:
             job = self._known(job)
             if job.status not in (DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED):
@@ -809,6 +819,15 @@ class DownloadQueueService:
                 self._claims[key] = job.id
             self._claims_by_job.setdefault(job.id, set()).update(keys)
         return True
+
+    def _unclaim(self, job: DownloadJob, path: Path) -> None:
+        keys = _claim_keys(path)
+        with self._lock:
+            held = self._claims_by_job.get(job.id, set())
+            for key in keys:
+                if self._claims.get(key) == job.id:
+                    del self._claims[key]
+                held.discard(key)
 
     def _release_claims(self, job_id: int) -> None:
         for key in self._claims_by_job.pop(job_id, ()):

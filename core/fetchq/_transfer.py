@@ -126,6 +126,9 @@ class TransferHost(Protocol):
     def claim(self, path: Path) -> bool:
         """Reserve ``path`` (and its part files) for this job; False if another job holds it."""
 
+    def unclaim(self, path: Path) -> None:
+        """Give up a reservation this job no longer needs."""
+
     def set_target(self, path: Path, total: Optional[int], content_type: Optional[str]) -> None:
         """The file name and size are known."""
 
@@ -531,6 +534,8 @@ class Transfer:
 
         Taken names are never reused: a different existing file, a part file of another source
         or a name another job holds moves us on to ``name (1).ext``, ``name (2).ext``, ...
+        A name is claimed before the disk is looked at: another job of the queue may finish
+        and release a name at any moment, but never while we hold it.
         """
         name = choose_filename(
             response.headers.get("content-disposition"),
@@ -540,20 +545,31 @@ class Transfer:
         folder = self.request.dest
         for number in range(MAX_NUMBERED_NAMES):
             candidate = folder / (name if number == 0 else numbered_name(name, number))
-            if candidate.exists() or candidate.is_symlink():
-                if self._existing_file_matches(candidate, total, claim=True):
-                    self.download_path = candidate
-                    return None
-                if not self.request.overwrite or not candidate.is_file():
-                    continue
-            elif part_path(candidate).exists() and not self._part_belongs_to_us(candidate):
+            if self._verdict(candidate, total) is None:  # cheap: stats, no lock
                 continue
-            if self.host.claim(candidate):
+            if not self.host.claim(candidate):
+                continue
+            verdict = self._verdict(candidate, total)  # again, now that no job can change it
+            if verdict == "reuse":
+                self.download_path = candidate
+                return None
+            if verdict == "use":
                 self._existing_checked = True
                 return candidate
+            self.host.unclaim(candidate)
         raise DestinationExistsError(f"no free name like {name} in {folder}")
 
-    def _existing_file_matches(self, path: Path, total: Optional[int], claim: bool = False) -> bool:
+    def _verdict(self, candidate: Path, total: Optional[int]) -> Optional[str]:
+        """``"reuse"`` an identical file, ``"use"`` a free (or replaceable) name, or None."""
+        if candidate.exists() or candidate.is_symlink():
+            if self._existing_file_matches(candidate, total):
+                return "reuse"
+            return "use" if self.request.overwrite and candidate.is_file() else None
+        if part_path(candidate).exists() and not self._part_belongs_to_us(candidate):
+            return None
+        return "use"
+
+    def _existing_file_matches(self, path: Path, total: Optional[int]) -> bool:
         """Apply the existing-file rule to ``path``: True to reuse it as the finished download.
 
         An identical file (same size, and same checksum when one was given) is reused. A
@@ -563,7 +579,7 @@ class Transfer:
         if not path.is_file():
             return False
         if same_file_contents(path, total, self.request.checksum):
-            return not (claim and not self.host.claim(path))
+            return True
         if self.request.overwrite or (
             self.request.dest.is_dir() and path.parent == self.request.dest
         ):
@@ -918,12 +934,15 @@ class Transfer:
             count = self._read(read, view[:wanted])
             if not count:
                 self._raise_if_aborted()
-                raise _Retryable(
-                    ResponseError(
+                total = self._state.total
+                if segment.stream_end == total:
+                    message = f"the connection closed after {segment.position} of {total} bytes"
+                else:
+                    message = (
                         f"the connection closed at byte {segment.position} of a range ending "
                         f"at {segment.end}"
                     )
-                )
+                raise _Retryable(ResponseError(message))
             part.write_at(view[:count], segment.position)
             limiter.consume(count, self.signal)
             if not plan.advance(segment, count) or stop.is_set():

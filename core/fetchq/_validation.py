@@ -94,14 +94,18 @@ def parse_checksum(checksum: Optional[str], sha256: Optional[str]) -> Optional[s
     if checksum is None:
         return None
     algorithm, separator, expected = checksum.strip().partition(":")
-    algorithm, expected = algorithm.strip().lower().replace("-", "_"), expected.strip().lower()
+    algorithm, expected = algorithm.strip().lower(), expected.strip().lower()
     if not separator or not algorithm or not expected:
         raise InvalidChecksumError(
             f"{checksum!r} is not of the form ALGO:HEX (e.g. sha256:9f86...)"
         )
     available = {name.lower() for name in hashlib.algorithms_available}
-    if algorithm not in available:
+    # "SHA-256" is hashlib's "sha256"; "SHA3-256" is "sha3_256".
+    spellings = (algorithm, algorithm.replace("-", ""), algorithm.replace("-", "_"))
+    known = next((name for name in spellings if name in available), None)
+    if known is None:
         raise InvalidChecksumError(f"unknown checksum algorithm {algorithm!r}")
+    algorithm = known
     if any(c not in "0123456789abcdef" for c in expected):
         raise InvalidChecksumError("the checksum is not hexadecimal")
     size = hashlib.new(algorithm).digest_size

@@ -7,16 +7,18 @@
         ...
         server.requests_for("/big.bin")   # what the client sent, what it got
 
-It listens on 127.0.0.1 only, on a free port, serves files from memory or disk, honours
-``Range`` and ``If-Range``, and can misbehave on demand: per-connection rate limits, dropped
-connections, stalls, failures with ``Retry-After``, wrong lengths, redirects, ignored ranges,
-spurious 416s, any status code, or a :class:`Fault` chosen per request by your own function.
+It listens on a loopback address only (127.0.0.1 unless told another), on a free port,
+serves files from memory or disk, honours ``Range`` and ``If-Range``, and can misbehave on
+demand: per-connection rate limits, dropped connections, stalls, failures with
+``Retry-After``, wrong lengths, redirects, ignored ranges, spurious 416s, any status code, or a
+:class:`Fault` chosen per request by your own function.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import random
 import socket
 import sys
@@ -148,9 +150,11 @@ class RecordedRequest:
 
 
 class RandomFaults:
-    """A seeded fault chooser: each request misbehaves with the given probabilities.
+    """A seeded fault chooser: each request misbehaves with the given probability.
 
-    Counts what it injected in :attr:`injected` (by kind), for reports.
+    The draw for a request depends only on the seed, the path and how many requests that path
+    has had, so concurrent clients meet the same faults whatever order their requests arrive
+    in. Counts what it injected in :attr:`injected` (by kind), for reports.
     """
 
     KINDS = ("drop", "stall", "status_burst", "429", "ignore_range", "416", "wrong_length")
@@ -162,8 +166,9 @@ class RandomFaults:
         stall_seconds: float = 0.6,
         kinds: tuple[str, ...] = KINDS,
     ) -> None:
-        self._random = random.Random(seed)
+        self._seed = seed
         self._lock = threading.Lock()
+        self._requests_seen: dict[str, int] = {}
         self.probability = probability
         self.stall_seconds = stall_seconds
         self.kinds = kinds
@@ -172,25 +177,26 @@ class RandomFaults:
 
     def __call__(self, request: RecordedRequest, resource: Resource) -> Optional[Fault]:
         with self._lock:
+            number = self._requests_seen.get(request.path, 0)
+            self._requests_seen[request.path] = number + 1
+            rng = random.Random(f"{self._seed}:{request.path}:{number}")
             burst = self._bursts.get(request.path, 0)
             if burst > 0:
                 self._bursts[request.path] = burst - 1
-                return self._count(
-                    "status_burst", Fault.error(self._random.choice((500, 502, 503, 504)))
-                )
-            if self._random.random() >= self.probability:
+                return self._count("status_burst", Fault.error(rng.choice((500, 502, 503, 504))))
+            if rng.random() >= self.probability:
                 return None
             size = len(resource.data())
-            kind = self._random.choice(self.kinds)
+            kind = rng.choice(self.kinds)
             ranged = request.header("Range") is not None
             if kind == "drop" and size > 1:
-                return self._count(kind, Fault.drop(self._random.randrange(0, size)))
+                return self._count(kind, Fault.drop(rng.randrange(0, size)))
             if kind == "stall":
-                at = self._random.randrange(0, max(1, size))
+                at = rng.randrange(0, max(1, size))
                 return self._count(kind, Fault.stall(self.stall_seconds, at))
             if kind == "status_burst":
-                self._bursts[request.path] = self._random.randrange(0, 3)
-                return self._count(kind, Fault.error(self._random.choice((500, 502, 503, 504))))
+                self._bursts[request.path] = rng.randrange(0, 3)
+                return self._count(kind, Fault.error(rng.choice((500, 502, 503, 504))))
             if kind == "429":
                 return self._count(kind, Fault.error(429, retry_after="0"))
             if kind == "ignore_range" and ranged:
@@ -198,7 +204,7 @@ class RandomFaults:
             if kind == "416" and ranged:
                 return self._count(kind, Fault.not_satisfiable())
             if kind == "wrong_length" and size > 0:
-                return self._count(kind, Fault.wrong_length(self._random.randrange(1, 4096)))
+                return self._count(kind, Fault.wrong_length(rng.randrange(1, 4096)))
             return None
 
     def _count(self, kind: str, fault: Fault) -> Fault:
@@ -212,7 +218,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner: TestServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, 0), _Handler)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients hang up mid-request on purpose (pause, cancel, quit); say nothing of it."""
@@ -448,7 +454,10 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, faults: Optional[FaultChooser] = None) -> None:
+    def __init__(self, faults: Optional[FaultChooser] = None, host: str = "127.0.0.1") -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"TestServer listens on loopback addresses only, not {host}")
+        self.host = host
         self.resources: dict[str, Resource] = {}
         self.faults = faults
         self.requests: list[RecordedRequest] = []
@@ -495,7 +504,7 @@ class TestServer:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.origin + (path if path.startswith("/") else "/" + path)

@@ -502,7 +502,7 @@ class MainWindow(QMainWindow):
         single = selected[0] if len(selected) == 1 else None
         can = {
             "action_pause": bool(statuses & {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING}),
-            "action_resume": bool(statuses & {DownloadJobStatus.PAUSED, DownloadJobStatus.ERROR}),
+            "action_resume": DownloadJobStatus.PAUSED in statuses,
             "action_cancel": bool(statuses - TERMINAL),
             "action_retry": bool(statuses & {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED}),
             "action_remove": bool(selected),

@@ -53,6 +53,7 @@ def test_bad_sources_raise_in_the_caller(
     [
         ({"checksum": "sha256"}, "ALGO:HEX"),
         ({"checksum": "nope:abcd"}, "unknown checksum algorithm"),
+        ({"checksum": "sha-256:abcd"}, "64 hex digits"),
         ({"checksum": "sha256:xyz"}, "not hexadecimal"),
         ({"checksum": "sha256:abcd"}, "64 hex digits"),
         ({"sha256": "00", "checksum": "md5:00"}, "not both"),

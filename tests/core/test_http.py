@@ -165,3 +165,13 @@ def test_probe_reports_name_size_and_ranges(
     assert server.bytes_sent("/p/model.bin") == 1
     with pytest.raises(HTTPError, match="Not Found"):
         queue.probe(server.url("/nothing"))
+
+
+def test_origins_differ_by_scheme_host_and_port() -> None:
+    from fetchq._http import origin_of
+
+    assert origin_of("http://Example.org/a") == origin_of("http://example.org:80/b")
+    assert origin_of("https://example.org/") == ("https", "example.org", 443)
+    assert origin_of("http://example.org/") != origin_of("https://example.org/")
+    assert origin_of("https://example.org/") != origin_of("https://example.org:8443/")
+    assert origin_of("https://example.org/") != origin_of("https://cdn.example.org/")
