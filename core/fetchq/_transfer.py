@@ -88,8 +88,8 @@ class TransferSettings:
     """A range is never split into pieces smaller than this."""
     buffer_size: int = 1 * MiB
     """Bytes one read may return."""
-    sidecar_interval: float = 1.0
-    """Seconds between sidecar saves while bytes arrive."""
+    sidecar_interval: float = 0.25
+    """Seconds between sidecar saves while bytes arrive: what a kill -9 can cost, at most."""
     lazy_sidecar_below: int = 1 * MiB
     """Downloads smaller than this write their sidecar only when interrupted or slow."""
 

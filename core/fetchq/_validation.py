@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
 from ._exceptions import InvalidChecksumError, InvalidDestinationError, InvalidSourceError
+
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
 
 
 def redact_url(url: str) -> str:
@@ -36,7 +39,7 @@ def validate_source(source: object) -> str:
     text = str(source).strip() if source is not None else ""
     if not text:
         raise InvalidSourceError("the URL is empty")
-    if any(ord(c) < 0x20 or c.isspace() for c in text):
+    if _SPACE_OR_CONTROL.search(text):
         raise InvalidSourceError(f"{redact_url(text)!r} contains spaces or control characters")
     try:
         parts = urlsplit(text)
@@ -53,6 +56,14 @@ def validate_source(source: object) -> str:
     return text
 
 
+def _mode(path: Path) -> Optional[int]:
+    """The file's mode bits, or None when nothing (usable) is there."""
+    try:
+        return os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+
+
 def prepare_destination(dest: object) -> Path:
     """The absolute destination; creates missing folders; InvalidDestinationError if unusable.
 
@@ -67,21 +78,24 @@ def prepare_destination(dest: object) -> Path:
         raise InvalidDestinationError("the destination contains a NUL character")
     path = Path(text).expanduser().absolute()
     wants_folder = text.endswith(("/", os.sep))
-    folder = path if wants_folder or path.is_dir() else path.parent
-    if path.exists() and not path.is_dir() and wants_folder:
+    mode = _mode(path)
+    is_folder = mode is not None and stat.S_ISDIR(mode)
+    if mode is not None and not is_folder and wants_folder:
         raise InvalidDestinationError(f"{path} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InvalidDestinationError(
-            f"cannot create the folder {folder}: {exc.strerror}"
-        ) from None
-    if not folder.is_dir():
-        raise InvalidDestinationError(f"{folder} is not a folder")
+    folder = path if wants_folder or is_folder else path.parent
+    if not is_folder:
+        folder_mode = _mode(folder)
+        if folder_mode is None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InvalidDestinationError(
+                    f"cannot create the folder {folder}: {exc.strerror}"
+                ) from None
+        elif not stat.S_ISDIR(folder_mode):
+            raise InvalidDestinationError(f"{folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InvalidDestinationError(f"the folder {folder} is not writable")
-    if path.is_dir() and not wants_folder and path != folder:
-        raise InvalidDestinationError(f"{path} is a folder")
     return path
 
 
