@@ -1,6 +1,6 @@
 """Journal overhead: submitting 10 000 jobs with and without a journal (target: under 1 s more).
 
-    python bench/journal_overhead.py [--jobs 10000]
+python bench/journal_overhead.py [--jobs 10000]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Optional, Protocol, Union, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -89,30 +89,34 @@ class EventBus(Protocol):
 
 
 def make_event(name: str, job: DownloadJob, **fields: object) -> DownloadEvent:
-    """Build the event ``name`` with the job's current payload."""
-    common: dict[str, object] = {
+    """Build the event ``name`` with the job's current payload.
+
+    The fields come from a validated job, so the models are built without validating again
+    (an event per progress report adds up).
+    """
+    common: dict[str, Any] = {
         "id": job.id,
         "timestamp": time.time(),
         "source": str(job.source),
         "download_path": str(job.download_path) if job.download_path is not None else None,
     }
     if name == "download_started":
-        return DownloadStartedEvent.model_validate(common)
+        return DownloadStartedEvent.model_construct(**common)
     if name == "download_progress":
-        return DownloadProgressEvent.model_validate(
-            {**common, "current_bytes": job.bytes, "total_bytes": job.total_bytes}
+        return DownloadProgressEvent.model_construct(
+            **common, current_bytes=job.bytes, total_bytes=job.total_bytes
         )
     if name == "download_complete":
-        return DownloadCompleteEvent.model_validate({**common, "total_bytes": job.total_bytes})
+        return DownloadCompleteEvent.model_construct(**common, total_bytes=job.total_bytes)
     if name == "download_cancelled":
-        return DownloadCancelledEvent.model_validate(common)
+        return DownloadCancelledEvent.model_construct(**common)
     if name == "download_paused":
-        return DownloadPausedEvent.model_validate(
-            {**common, "current_bytes": job.bytes, "total_bytes": job.total_bytes}
+        return DownloadPausedEvent.model_construct(
+            **common, current_bytes=job.bytes, total_bytes=job.total_bytes
         )
     if name == "download_error":
-        return DownloadErrorEvent.model_validate(
-            {**common, "error_type": job.error_type or "", "error": job.error or ""}
+        return DownloadErrorEvent.model_construct(
+            **common, error_type=job.error_type or "", error=job.error or ""
         )
     if name == "download_retry":
         return DownloadRetryEvent.model_validate({**common, **fields})

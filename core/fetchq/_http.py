@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Optional
+from typing import Any, Optional, cast
 from urllib.parse import urljoin, urlsplit
+from urllib.request import getproxies
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -224,6 +226,37 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+class HttpResponse:
+    """The parts of a response a transfer uses: status, reason, headers, and urllib3's raw
+    response to read the body from. The same for both ways of sending a request."""
+
+    __slots__ = ("headers", "raw", "reason", "status_code")
+
+    def __init__(
+        self, raw: urllib3.BaseHTTPResponse, status: int, reason: str, headers: Mapping[str, str]
+    ) -> None:
+        self.raw = raw
+        self.status_code = status
+        self.reason = reason
+        self.headers = headers
+
+    @classmethod
+    def of_requests(cls, response: requests.Response) -> HttpResponse:
+        return cls(response.raw, response.status_code, response.reason or "", response.headers)
+
+    @classmethod
+    def of_urllib3(cls, response: urllib3.BaseHTTPResponse) -> HttpResponse:
+        return cls(response, response.status, response.reason or "", response.headers)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def proxies_configured() -> bool:
+    """Whether the environment asks for a proxy (``http_proxy``, ``HTTPS_PROXY``, ...)."""
+    return bool(getproxies())
+
+
 def _keep_request(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """An auth that changes nothing: stops a session's own auth from replacing our token."""
     return request
@@ -246,10 +279,16 @@ class HttpClient:
         self.max_redirects = max_redirects
         self.address_policy = address_policy
         self._own_session = own_session
+        # With fetchq's own session and no proxy, requests go straight to the session's mounted
+        # adapter (its urllib3 pool, with requests' TLS setup): the Session's per-request work
+        # (merging settings, reading proxy variables, hooks, cookies) is most of the cost of a
+        # small file. A caller's session always gets the full Session.request.
+        self._direct = own_session and not proxies_configured()
+        self._urllib3_timeout = urllib3.Timeout(connect=timeouts.connect, read=timeouts.read)
 
     def open(
         self, url: str, headers: Mapping[str, str], token: Optional[str]
-    ) -> tuple[requests.Response, str]:
+    ) -> tuple[HttpResponse, str]:
         """GET ``url`` (streamed) and return the final response and URL.
 
         ``headers`` go to every hop; the token, and the session's auth, cookies and headers, only
@@ -277,13 +316,15 @@ class HttpClient:
 
     def _send_trusted(
         self, url: str, headers: Mapping[str, str], token: Optional[str]
-    ) -> requests.Response:
+    ) -> HttpResponse:
         request_headers = dict(headers)
         auth: Any = None
         if token:
             request_headers["Authorization"] = f"Bearer {token}"
             auth = _keep_request
-        return self.session.request(
+        if self._direct:
+            return self._send_direct(url, request_headers)
+        response = self.session.request(
             "GET",
             url,
             headers=request_headers,
@@ -292,21 +333,51 @@ class HttpClient:
             allow_redirects=False,
             timeout=self.timeouts.as_requests(),
         )
+        return HttpResponse.of_requests(response)
 
-    def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> requests.Response:
+    def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A hop to another origin: no session headers, auth or cookies, only ours."""
         plain_headers = dict(headers)
         user_agent = self.session.headers.get("User-Agent")
         if user_agent:
             plain_headers.setdefault("User-Agent", str(user_agent))
+        if self._direct:
+            return self._send_direct(url, plain_headers)
         request = requests.Request("GET", url, headers=plain_headers).prepare()
         settings = self.session.merge_environment_settings(url, {}, True, None, None)
-        return self.session.send(
+        response = self.session.send(
             request,
             allow_redirects=False,
             timeout=self.timeouts.as_requests(),
             **settings,
         )
+        return HttpResponse.of_requests(response)
+
+    def _send_direct(self, url: str, headers: dict[str, str]) -> HttpResponse:
+        """GET through the session's mounted adapter, as ``HTTPAdapter.send`` would."""
+        adapter = self.session.get_adapter(url)
+        assert isinstance(adapter, HTTPAdapter)
+        target = requests.PreparedRequest()
+        target.url = url
+        pool = adapter.get_connection_with_tls_context(target, verify=True)
+        assert isinstance(pool, HTTPConnectionPool)
+        cast(Any, adapter).cert_verify(pool, url, True, None)  # untyped in the stubs
+        headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("Accept", "*/*")
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raw = pool.urlopen(
+            "GET",
+            path,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            retries=False,
+            timeout=self._urllib3_timeout,
+        )
+        return HttpResponse.of_urllib3(raw)
 
     def _check_address_before_connect(self, url: str) -> None:
         """With a caller's session the connect-time hook is absent: check the resolved names."""
@@ -323,7 +394,7 @@ class HttpClient:
                 raise BlockedAddressError(f"refused to connect to non-public address {address}")
 
 
-def _discard(response: requests.Response) -> None:
+def _discard(response: HttpResponse) -> None:
     """Drop a response we do not read: drain a small body to keep the connection, else close."""
     try:
         length = int(response.headers.get("content-length", "-1"))
@@ -343,7 +414,7 @@ def status_phrase(status: int) -> str:
         return f"HTTP {status}"
 
 
-def socket_of(response: requests.Response) -> Optional[socket.socket]:
+def socket_of(response: HttpResponse) -> Optional[socket.socket]:
     """The socket a streamed response reads from, when urllib3 exposes it."""
     connection = getattr(response.raw, "connection", None)
     sock = getattr(connection, "sock", None)

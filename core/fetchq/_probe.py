@@ -9,10 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-import requests
-
 from ._exceptions import HTTPError
-from ._http import HttpClient, status_phrase
+from ._http import HttpClient, HttpResponse, status_phrase
 from ._naming import choose_filename
 from ._transfer import ContentRange, parse_content_range
 
@@ -39,7 +37,7 @@ def probe(client: HttpClient, url: str, token: Optional[str]) -> ProbeResult:
         response.close()
 
 
-def _result(url: str, final_url: str, response: requests.Response) -> ProbeResult:
+def _result(url: str, final_url: str, response: HttpResponse) -> ProbeResult:
     status = response.status_code
     if status >= 400:
         raise HTTPError(response.reason or status_phrase(status), status_code=status)

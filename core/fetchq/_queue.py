@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import heapq
 import itertools
 import logging
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 from ._events import ProgressThrottle, call_safely, make_event, publish
 from ._exceptions import (
     DownloadJobCancelledException,
+    InvalidDestinationError,
     InvalidSourceError,
     JournalCorruptError,
     UnknownJobIDException,
@@ -55,7 +57,7 @@ from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, RateLimiter
 from ._probe import ProbeResult, probe
 from ._retry import RetryPolicy, Timeouts
-from ._segments import load_part_state, part_path, remove_partial, sidecar_path
+from ._segments import load_part_state, remove_partial
 from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
@@ -63,6 +65,7 @@ logger = logging.getLogger("fetchq")
 
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
+JOURNAL_COALESCE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -148,14 +151,21 @@ class _Running:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _resolved_folder(folder: str) -> str:
+    """A folder's canonical path (symlinks resolved), so two spellings claim the same names."""
+    return os.path.normcase(os.path.realpath(folder))
+
+
 def _claim_keys(path: Path) -> tuple[str, ...]:
     """The names a download at ``path`` writes: the file, its part file and its sidecar."""
-    try:
-        folder = path.parent.resolve()
-    except OSError:
-        folder = path.parent.absolute()
-    full = folder / path.name
-    return tuple(os.path.normcase(str(p)) for p in (full, part_path(full), sidecar_path(full)))
+    folder = _resolved_folder(os.fspath(path.parent))
+    name = os.path.normcase(path.name)
+    return (
+        os.path.join(folder, name),
+        os.path.join(folder, f"{name}.part"),
+        os.path.join(folder, f"{name}.part.json"),
+    )
 
 
 class DownloadQueueService:
@@ -214,7 +224,10 @@ class DownloadQueueService:
 
         self._lock = threading.Lock()
         self._work_available = threading.Condition(self._lock)
-        self._state_changed = threading.Condition(self._lock)
+        # join() waits for "nothing active"; wait_for_job() for one job to settle. Both are
+        # woken only when that may have happened, not on every change of every job.
+        self._all_settled = threading.Condition(self._lock)
+        self._job_settled = threading.Condition(self._lock)
         self._jobs: dict[int, DownloadJob] = {}
         self._heap: list[_QueueEntry] = []
         self._queued: dict[int, int] = {}  # job id -> sequence of its live heap entry
@@ -237,6 +250,8 @@ class DownloadQueueService:
         self._closed = False
 
         self._journal: Optional[Journal] = None
+        self._journal_wake = threading.Event()
+        self._journal_closing = threading.Event()
         if journal is not None:
             self._journal = Journal(journal)
             try:
@@ -244,6 +259,9 @@ class DownloadQueueService:
             except BaseException:
                 self._journal.close()
                 raise
+            threading.Thread(
+                target=self._journal_writer, name="fetchq-journal", daemon=True
+            ).start()
         with self._lock:
             self._spawn_workers()
 
@@ -271,31 +289,68 @@ class DownloadQueueService:
         ``dest`` is a folder (existing, or given with a trailing separator) to download into under
         the server's name, or the file path. Bad input raises a ValueError subclass here.
         """
-        text = validate_source(source)
         path = prepare_destination(dest)
         normalised = parse_checksum(checksum, sha256)
+        job = self._build_job(
+            source, path, priority, access_token, normalised, overwrite, max_connections
+        )
+        job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
+        return self._submit_all([job])[0]
+
+    def download_many(
+        self,
+        sources: Iterable[object],
+        dest: Union[str, os.PathLike[str]],
+        priority: int = 10,
+        access_token: Optional[str] = None,
+        *,
+        checksum: Optional[str] = None,
+        overwrite: bool = False,
+        max_connections: Optional[int] = None,
+    ) -> list[DownloadJob]:
+        """Queue several URLs into one folder at once, in order; all or none.
+
+        Every source is checked before any is queued, and the journal is written once for all:
+        adding a thousand links costs one disk write, not a thousand.
+        """
+        texts = list(sources)
+        path = prepare_destination(dest)
+        if len(texts) > 1 and not path.is_dir():
+            raise InvalidDestinationError(f"{path} is a file; several URLs need a folder")
+        normalised = parse_checksum(checksum, None)
+        jobs = [
+            self._build_job(
+                text, path, priority, access_token, normalised, overwrite, max_connections
+            )
+            for text in texts
+        ]
+        return self._submit_all(jobs)
+
+    @staticmethod
+    def _build_job(
+        source: object,
+        path: Path,
+        priority: int,
+        access_token: Optional[str],
+        checksum: Optional[str],
+        overwrite: bool,
+        max_connections: Optional[int],
+    ) -> DownloadJob:
+        text = validate_source(source)
         if max_connections is not None and max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         try:
-            job = DownloadJob(
+            return DownloadJob(
                 source=text,  # type: ignore[arg-type]
                 dest=path,
                 priority=priority,
                 access_token=access_token,
-                checksum=normalised,
+                checksum=checksum,
                 overwrite=overwrite,
                 max_connections=max_connections,
             )
         except ValidationError as exc:
             raise InvalidSourceError(f"{redact_url(text)!r} is not a valid URL") from exc
-        job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
-        return self._submit(job)
-
-    @staticmethod
-    def _fix_target(job: DownloadJob) -> None:
-        """A file destination is the download path from the start; a folder's comes later."""
-        if job.download_path is None and not job.dest.is_dir():
-            job.download_path = job.dest
 
     def submit_download_job(
         self,
@@ -315,22 +370,33 @@ class DownloadQueueService:
         with self._lock:
             if job.id in self._jobs and self._jobs[job.id] is job:
                 raise ValueError(f"job {job.id} is already in this queue")
-        self._submit(job)
+        self._submit_all([job])
 
-    def _submit(self, job: DownloadJob) -> DownloadJob:
-        self._fix_target(job)
-        job._service = weakref.ref(self)
+    def _submit_all(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
+        """Register and queue jobs in one step; they are in the journal when this returns."""
+        folders: dict[Path, bool] = {}
+        added = iso_now()
+        for job in jobs:
+            # A file destination is the download path from the start; a folder's comes later.
+            if job.download_path is None:
+                is_folder = folders.get(job.dest)
+                if is_folder is None:
+                    is_folder = folders[job.dest] = job.dest.is_dir()
+                if not is_folder:
+                    job.download_path = job.dest
+            job._service = weakref.ref(self)
+            job.job_added = job.job_added or added
         with self._lock:
-            job.id = self._next_id
-            self._next_id += 1
-            job.status = DownloadJobStatus.WAITING
-            job.job_added = job.job_added or iso_now()
-            self._jobs[job.id] = job
-            self._outboxes[job.id] = _Outbox()
-            self._push(job)
-            self._record(job)
+            for job in jobs:
+                job.id = self._next_id
+                self._next_id += 1
+                job.status = DownloadJobStatus.WAITING
+                self._jobs[job.id] = job
+                self._outboxes[job.id] = _Outbox()
+                self._push(job)
+                self._record(job)
         self._flush_journal()
-        return job
+        return jobs
 
     # -- public API: looking --------------------------------------------------------------
 
@@ -377,6 +443,7 @@ class DownloadQueueService:
             self._forget_if_removed(job)
         self._deliver(job)
         self._settled(job)
+        self._flush_journal()
 
     def cancel_all_jobs(self) -> None:
         """Cancel every job that has not finished."""
@@ -403,6 +470,7 @@ class DownloadQueueService:
                 return
         self._deliver(job)
         self._settled(job)
+        self._flush_journal()
 
     def pause_all_jobs(self) -> None:
         for job in self.list_jobs():
@@ -483,18 +551,18 @@ class DownloadQueueService:
         After ``stop()`` waiting jobs will not run, so join returns once the running ones ended.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._state_changed:
+        with self._all_settled:
             while self._running or self._settling or (self._waiting_count and not self._stopped):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._state_changed.wait(remaining)
+                self._all_settled.wait(remaining)
         return True
 
     def wait_for_job(self, job: DownloadJob, timeout: Optional[float] = None) -> DownloadJob:
         """Wait until the job is no longer waiting or running; TimeoutError after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._state_changed:
+        with self._job_settled:
             job = self._known(job)
             while (
                 job.id in self._running
@@ -504,7 +572,7 @@ class DownloadQueueService:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"job {job.id} did not finish within {timeout} s")
-                self._state_changed.wait(remaining)
+                self._job_settled.wait(remaining)
         return job
 
     # -- public API: lifecycle and settings ---------------------------------------------------
@@ -537,7 +605,8 @@ class DownloadQueueService:
             for running in self._running.values():
                 running.signal.abort(AbortReason.STOP)
             self._work_available.notify_all()
-            self._state_changed.notify_all()
+            self._all_settled.notify_all()
+            self._job_settled.notify_all()
             workers = list(self._workers)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for worker in workers:
@@ -552,6 +621,8 @@ class DownloadQueueService:
             self._closed = True
             journal, self._journal = self._journal, None
         if journal is not None:
+            self._journal_closing.set()
+            self._journal_wake.set()
             self._flush_journal_into(journal)
             journal.close()
 
@@ -642,7 +713,6 @@ class DownloadQueueService:
         if status == DownloadJobStatus.WAITING:
             self._waiting_count += 1
         job.status = status
-        self._state_changed.notify_all()
 
     def _push(self, job: DownloadJob) -> None:
         if job.status != DownloadJobStatus.WAITING:
@@ -712,7 +782,8 @@ class DownloadQueueService:
         running = _Running(self, job)
         self._running[job.id] = running
         self._queue_event(job, "download_started")
-        self._record(job)
+        # Not journaled: a restored job that was running is queued again like a waiting one,
+        # and its start time is written with its next change.
         return running
 
     # -- running a job ------------------------------------------------------------------------
@@ -736,7 +807,7 @@ class DownloadQueueService:
         failure: Optional[BaseException] = None
         failure_text = ""
         try:
-            self._flush_journal()
+            self._journal_soon()
             outcome = Transfer(request, self._client, self._settings, running).run()
         except TransferAborted as aborted:
             failure = aborted
@@ -794,7 +865,10 @@ class DownloadQueueService:
         """The job's callbacks for its new state have run: now waiters may see it."""
         with self._lock:
             self._settling.discard(job.id)
-            self._state_changed.notify_all()
+            self._job_settled.notify_all()
+            idle = not self._running and not self._settling
+            if idle and (self._stopped or not self._waiting_count):
+                self._all_settled.notify_all()
 
     def _end_cancelled(self, job: DownloadJob) -> None:
         job.cancelled = True
@@ -844,10 +918,13 @@ class DownloadQueueService:
                 job.total_bytes = total
             if content_type:
                 job.content_type = content_type
-            if changed:
+            # The journal needs the path of a download it may have to resume: one that writes a
+            # sidecar. A small one is done in a moment, and its final record carries the path.
+            resumable = total is None or total >= self._settings.lazy_sidecar_below
+            if changed and resumable:
                 self._record(job)
-        if changed:
-            self._flush_journal()
+        if changed and resumable:
+            self._journal_soon()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -878,7 +955,7 @@ class DownloadQueueService:
                         call_safely(handler, job)
                 if self._event_bus is not None:
                     publish(self._event_bus, event, job)
-        self._flush_journal()
+        self._journal_soon()
 
     # -- journal -----------------------------------------------------------------------------
 
@@ -898,7 +975,24 @@ class DownloadQueueService:
             )
         )
 
+    def _journal_soon(self) -> None:
+        """Worker-side changes are group-committed by the writer thread within ~20 ms.
+
+        Workers need not wait for the disk: a lost "completed" record costs nothing, since a
+        restored job finds its identical file and completes without downloading.
+        """
+        if self._journal is not None:
+            self._journal_wake.set()
+
+    def _journal_writer(self) -> None:
+        while not self._journal_closing.is_set():
+            self._journal_wake.wait()
+            self._journal_wake.clear()
+            self._journal_closing.wait(JOURNAL_COALESCE_SECONDS)
+            self._flush_journal()
+
     def _flush_journal(self) -> None:
+        """Write every queued journal change now: API calls return only after this."""
         journal = self._journal
         if journal is not None and self._journal_queue:
             self._flush_journal_into(journal)

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import http.client
 import logging
+import os
 import random
 import threading
 import time
@@ -30,6 +31,7 @@ from ._exceptions import (
     ChecksumMismatch,
     DestinationExistsError,
     DestinationInUseError,
+    DiskError,
     FetchqError,
     HTTPError,
     ResponseError,
@@ -40,6 +42,7 @@ from ._http import (
     AbortReason,
     AbortSignal,
     HttpClient,
+    HttpResponse,
     origin_of,
     socket_of,
     status_phrase,
@@ -216,7 +219,7 @@ def parse_content_range(value: Optional[str]) -> Union[ContentRange, int, None]:
     return ContentRange(start, end, total)
 
 
-def _content_length(response: requests.Response) -> Optional[int]:
+def _content_length(response: HttpResponse) -> Optional[int]:
     value = response.headers.get("content-length")
     if value is None or "chunked" in response.headers.get("transfer-encoding", "").lower():
         return None
@@ -230,7 +233,7 @@ def _content_length(response: requests.Response) -> Optional[int]:
 BodyReader = Callable[[memoryview], int]
 
 
-def body_reader(response: requests.Response) -> BodyReader:
+def body_reader(response: HttpResponse) -> BodyReader:
     """A ``readinto`` for the response body that copies once, from the socket into our buffer.
 
     urllib3's own ``readinto`` reads into a temporary ``bytes`` first; http.client's does not.
@@ -304,7 +307,7 @@ def _thread_buffer(size: int) -> bytearray:
     return buffer
 
 
-def _finish_response(response: requests.Response, fully_read: bool) -> None:
+def _finish_response(response: HttpResponse, fully_read: bool) -> None:
     """Give the connection back to the pool when its body was read to the end, else close it."""
     if fully_read:
         release = getattr(response.raw, "release_conn", None)
@@ -418,7 +421,7 @@ class Transfer:
         finally:
             self.host.host_slots.release(self._host_key)
 
-    def _open(self, headers: Mapping[str, str]) -> requests.Response:
+    def _open(self, headers: Mapping[str, str]) -> HttpResponse:
         try:
             response, self._final_url = self.client.open(
                 self.request.source, headers, self.request.token
@@ -435,7 +438,7 @@ class Transfer:
     # -- the first response -----------------------------------------------------------------
 
     def _handle(
-        self, response: requests.Response, wanted: Optional[tuple[int, Optional[int]]]
+        self, response: HttpResponse, wanted: Optional[tuple[int, Optional[int]]]
     ) -> TransferOutcome:
         status = response.status_code
         accepts_ranges = response.headers.get("accept-ranges", "").strip().lower() == "bytes"
@@ -510,7 +513,7 @@ class Transfer:
         return self._finish()
 
     def _handle_416(
-        self, response: requests.Response, wanted: Optional[tuple[int, Optional[int]]]
+        self, response: HttpResponse, wanted: Optional[tuple[int, Optional[int]]]
     ) -> TransferOutcome:
         total = parse_content_range(response.headers.get("content-range"))
         if wanted is not None and isinstance(total, int):
@@ -529,7 +532,7 @@ class Transfer:
 
     # -- naming and existing files ----------------------------------------------------------
 
-    def _choose_target(self, response: requests.Response, total: Optional[int]) -> Optional[Path]:
+    def _choose_target(self, response: HttpResponse, total: Optional[int]) -> Optional[Path]:
         """The path for a download into a folder; None when an identical file is already there.
 
         Taken names are never reused: a different existing file, a part file of another source
@@ -545,11 +548,9 @@ class Transfer:
         folder = self.request.dest
         for number in range(MAX_NUMBERED_NAMES):
             candidate = folder / (name if number == 0 else numbered_name(name, number))
-            if self._verdict(candidate, total) is None:  # cheap: stats, no lock
-                continue
             if not self.host.claim(candidate):
                 continue
-            verdict = self._verdict(candidate, total)  # again, now that no job can change it
+            verdict = self._verdict(candidate, total)
             if verdict == "reuse":
                 self.download_path = candidate
                 return None
@@ -561,7 +562,7 @@ class Transfer:
 
     def _verdict(self, candidate: Path, total: Optional[int]) -> Optional[str]:
         """``"reuse"`` an identical file, ``"use"`` a free (or replaceable) name, or None."""
-        if candidate.exists() or candidate.is_symlink():
+        if os.path.lexists(candidate):
             if self._existing_file_matches(candidate, total):
                 return "reuse"
             return "use" if self.request.overwrite and candidate.is_file() else None
@@ -696,8 +697,13 @@ class Transfer:
     def _open_part(self, total: Optional[int]) -> None:
         assert self.download_path is not None
         if self._part is None:
-            self.download_path.parent.mkdir(parents=True, exist_ok=True)
-            self._part = PartFile(part_path(self.download_path))
+            try:
+                self._part = PartFile(part_path(self.download_path))
+            except DiskError as exc:
+                if not isinstance(exc.__cause__, FileNotFoundError):
+                    raise
+                self.download_path.parent.mkdir(parents=True, exist_ok=True)  # removed meanwhile
+                self._part = PartFile(part_path(self.download_path))
             if not self._state.done and self._part.size():
                 self._part.truncate(0)
         if total is None or total >= self.settings.lazy_sidecar_below:
@@ -718,7 +724,7 @@ class Transfer:
             self._next_save = now + self.settings.sidecar_interval
             self._save_state()
 
-    def _stream(self, response: requests.Response, start: int, end: Optional[int]) -> None:
+    def _stream(self, response: HttpResponse, start: int, end: Optional[int]) -> None:
         """Read a body of unknown length (or from a server without ranges) in this thread."""
         assert self._part is not None
         part, limiter, read = self._part, self.host.limiter, body_reader(response)
@@ -754,7 +760,7 @@ class Transfer:
 
     def _run_plan(
         self,
-        response: requests.Response,
+        response: HttpResponse,
         body_start: int,
         body_end: Optional[int],
         total: int,
@@ -794,7 +800,7 @@ class Transfer:
             raise _Retryable(ResponseError("the download stopped before the file was complete"))
 
     def _run_connections(
-        self, first: Segment, response: requests.Response, others: list[Segment]
+        self, first: Segment, response: HttpResponse, others: list[Segment]
     ) -> None:
         """Run one thread per connection; this thread reports progress until they are all done."""
         assert self._plan is not None
@@ -802,7 +808,7 @@ class Transfer:
         threads: list[threading.Thread] = []
         finished = threading.Semaphore(0)
 
-        def run(segment: Segment, opened: Optional[requests.Response], slot: bool) -> None:
+        def run(segment: Segment, opened: Optional[HttpResponse], slot: bool) -> None:
             try:
                 self._connection(segment, opened, inline=False)
             finally:
@@ -810,7 +816,7 @@ class Transfer:
                     self.host.host_slots.release(self._host_key)
                 finished.release()
 
-        starts: list[tuple[Segment, Optional[requests.Response], bool]] = [(first, response, False)]
+        starts: list[tuple[Segment, Optional[HttpResponse], bool]] = [(first, response, False)]
         for segment in others:
             if self.host.host_slots.try_acquire(self._host_key):
                 starts.append((segment, None, True))
@@ -834,7 +840,7 @@ class Transfer:
             thread.join()
 
     def _connection(
-        self, segment: Optional[Segment], response: Optional[requests.Response], inline: bool
+        self, segment: Optional[Segment], response: Optional[HttpResponse], inline: bool
     ) -> None:
         """One connection's life: fetch its segment, then claim more work until none is left."""
         assert self._plan is not None
@@ -874,7 +880,7 @@ class Transfer:
                 return
             segment = plan.claim()
 
-    def _request_segment(self, segment: Segment) -> Optional[requests.Response]:
+    def _request_segment(self, segment: Segment) -> Optional[HttpResponse]:
         """Open a Range request for ``segment``; None when this connection should stop."""
         headers = {
             "Accept-Encoding": "identity",
@@ -918,7 +924,7 @@ class Transfer:
         return None
 
     def _read_segment(
-        self, response: requests.Response, segment: Segment, view: memoryview, inline: bool
+        self, response: HttpResponse, segment: Segment, view: memoryview, inline: bool
     ) -> None:
         assert self._plan is not None
         assert self._part is not None
@@ -982,8 +988,9 @@ class Transfer:
                 remove_partial(path)
                 raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
         promote(part_path(path), path, self.request.overwrite)
-        with contextlib.suppress(FileNotFoundError):
-            sidecar_path(path).unlink()
+        if self._sidecar_written:
+            with contextlib.suppress(FileNotFoundError):
+                sidecar_path(path).unlink()
         self._plan = None
         self._stream_offset = total
         return TransferOutcome(path, total)

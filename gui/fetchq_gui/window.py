@@ -553,21 +553,30 @@ class MainWindow(QMainWindow):
         target = folder or self.download_dir
         jobs: list[DownloadJob] = []
         problems: list[str] = []
-        for url in urls:
-            dest: Union[Path, str] = target / file_name if file_name else f"{target}{os.sep}"
-            try:
-                jobs.append(
+        try:
+            if file_name:
+                (url,) = urls
+                jobs = [
                     self.queue.download(
                         url,
-                        dest,
+                        target / file_name,
                         priority=priority,
                         access_token=access_token,
                         checksum=checksum,
                         max_connections=connections,
                     )
+                ]
+            else:
+                jobs = self.queue.download_many(
+                    urls,
+                    f"{target}{os.sep}",
+                    priority=priority,
+                    access_token=access_token,
+                    checksum=checksum,
+                    max_connections=connections,
                 )
-            except (FetchqError, ValueError) as exc:
-                problems.append(f"{url}: {exc}")
+        except (FetchqError, ValueError) as exc:
+            problems.append(str(exc))
         self.model.add(JobSnapshot.of(job) for job in jobs)
         if jobs:
             count = len(jobs)

@@ -1,0 +1,406 @@
+"""Throughput benchmark: fetchq against curl, wget2, aria2c, requests and parfive, one run.
+
+Serves incompressible files with nginx on 127.0.0.1 (one port unthrottled, one with a
+per-connection ``limit_rate``), runs each scenario for every tool several times, tools
+alternating, after a warm-up, each run into a fresh folder, and counts a run only once every
+output file matches its source's sha256. Prints a table per scenario and writes
+``bench/RESULTS.md``. Use ``bench/run.sh`` (``make bench``), which installs the tools.
+
+Scenarios: (A) 1 GiB, unthrottled; (B) 8 x 128 MiB, unthrottled, 8 at once; (C) 2000 x 16 KiB,
+8 at once; (D) 1 GiB, throttled; (E) 8 x 128 MiB, throttled, 8 at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+MiB = 1 << 20
+SETTLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    title: str
+    files: tuple[str, ...]
+    throttled: bool
+    parallel: int
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+
+
+@dataclass
+class Result:
+    tool: str
+    runs: list[Run] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def median(self, attribute: str) -> float:
+        return float(statistics.median(getattr(run, attribute) for run in self.runs))
+
+
+Command = Callable[[Scenario, list[str], Path], list[str]]
+
+
+def make_data(root: Path, small_count: int) -> dict[str, str]:
+    """Incompressible files, and their sha256."""
+    root.mkdir(parents=True, exist_ok=True)
+    digests: dict[str, str] = {}
+    plan = [("big.bin", 1024 * MiB)] + [(f"m{i}.bin", 128 * MiB) for i in range(8)]
+    plan += [(f"s{i:04d}.bin", 16 * 1024) for i in range(small_count)]
+    for name, size in plan:
+        path = root / name
+        digest = hashlib.sha256()
+        if not path.exists() or path.stat().st_size != size:
+            with open(path, "wb") as output:
+                left = size
+                while left:
+                    block = os.urandom(min(left, 8 * MiB))
+                    output.write(block)
+                    digest.update(block)
+                    left -= len(block)
+        else:
+            with open(path, "rb") as source:
+                for block in iter(lambda: source.read(8 * MiB), b""):
+                    digest.update(block)
+        digests[name] = digest.hexdigest()
+    return digests
+
+
+NGINX_CONF = """
+worker_processes {workers};
+pid {root}/nginx.pid;
+error_log {root}/nginx-error.log;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    sendfile on; tcp_nopush on; tcp_nodelay on;
+    keepalive_requests 1000000; keepalive_timeout 30;
+    server {{ listen 127.0.0.1:{fast}; root {data}; }}
+    server {{ listen 127.0.0.1:{slow}; root {data}; limit_rate {rate}; }}
+}}
+"""
+
+
+def start_nginx(root: Path, data: Path, fast: int, slow: int, rate: str) -> subprocess.Popen[bytes]:
+    conf = root / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            workers=os.cpu_count() or 2, root=root, data=data, fast=fast, slow=slow, rate=rate
+        )
+    )
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(root), "-g", "daemon off;"])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with __import__("socket").create_connection(("127.0.0.1", fast), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return process
+
+
+def run_measured(command: Sequence[str], cwd: Path) -> Run:
+    """Run a command; its wall time, CPU seconds (user + system) and peak RSS.
+
+    GNU time measures CPU and RSS: a child forked from this (large) Python process would count
+    the parent's pages in its own peak RSS. Output goes to files, never to unread pipes.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        stats, errors = Path(scratch) / "time", Path(scratch) / "stderr"
+        with open(errors, "wb") as error_file:
+            started = time.perf_counter()
+            status = subprocess.call(
+                ["/usr/bin/time", "-o", str(stats), "-f", "%U %S %M", *command],
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=error_file,
+            )
+            wall = time.perf_counter() - started
+        if status != 0:
+            tail = errors.read_text(errors="replace")[-500:]
+            raise RuntimeError(f"{command[0]} exited {status}: {tail}")
+        user, system, rss_kb = stats.read_text().split()[-3:]
+    return Run(wall, float(user) + float(system), int(rss_kb) / 1024)
+
+
+def verify(out: Path, files: Sequence[str], digests: dict[str, str]) -> None:
+    for name in files:
+        path = out / name
+        if not path.exists():
+            raise RuntimeError(f"{name} is missing")
+        digest = hashlib.sha256()
+        with open(path, "rb") as source:
+            for block in iter(lambda: source.read(8 * MiB), b""):
+                digest.update(block)
+        if digest.hexdigest() != digests[name]:
+            raise RuntimeError(f"{name} is corrupt")
+
+
+def settle(folders: list[Path]) -> None:
+    """Delete a round's outputs, then let the disk settle: on this file system (online
+    discard) files created just after a large delete are up to 10 times slower to write."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
+
+
+def url_list(out_root: Path, urls: list[str]) -> Path:
+    listing = out_root / f"urls-{len(urls)}-{abs(hash(tuple(urls)))}.txt"
+    listing.write_text("\n".join(urls) + "\n")
+    return listing
+
+
+def commands(out_root: Path) -> dict[str, Command]:
+    def fetchq(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        return [
+            PYTHON,
+            str(HERE / "fetchq_bench.py"),
+            "--dest",
+            str(out),
+            "--parallel",
+            str(s.parallel),
+            "-i",
+            str(url_list(out_root, urls)),
+        ]
+
+    def curl(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        config = out_root / f"curl-{s.key}-{len(urls)}.cfg"
+        config.write_text(
+            "".join(f'url = "{u}"\noutput = "{out}/{u.rsplit("/", 1)[-1]}"\n' for u in urls)
+        )
+        base = ["curl", "-s", "-S", "--fail", "--no-progress-meter"]
+        if len(urls) > 1:
+            base += ["--parallel", "--parallel-max", str(s.parallel)]
+        return [*base, "-K", str(config)]
+
+    def wget2(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        return [
+            "wget2",
+            "-q",
+            "--no-robots",
+            "--max-threads",
+            str(s.parallel),
+            "-P",
+            str(out),
+            "-i",
+            str(url_list(out_root, urls)),
+        ]
+
+    def aria2c(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        return [
+            "aria2c",
+            "-q",
+            "-x16",
+            "-s16",
+            "-k1M",
+            f"-j{s.parallel}",
+            "--file-allocation=none",
+            "--allow-overwrite=true",
+            "--auto-file-renaming=false",
+            "--summary-interval=0",
+            "-d",
+            str(out),
+            "-i",
+            str(url_list(out_root, urls)),
+        ]
+
+    def requests_baseline(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        return [
+            PYTHON,
+            str(HERE / "requests_baseline.py"),
+            "--dest",
+            str(out),
+            "--threads",
+            "8",
+            "-i",
+            str(url_list(out_root, urls)),
+        ]
+
+    def parfive(s: Scenario, urls: list[str], out: Path) -> list[str]:
+        return [
+            PYTHON,
+            str(HERE / "parfive_peer.py"),
+            "--dest",
+            str(out),
+            "--parallel",
+            str(s.parallel),
+            "-i",
+            str(url_list(out_root, urls)),
+        ]
+
+    tools: dict[str, Command] = {
+        "fetchq": fetchq,
+        "curl": curl,
+        "wget2": wget2,
+        "aria2c": aria2c,
+        "requests": requests_baseline,
+    }
+    try:
+        __import__("parfive")
+        tools["parfive"] = parfive
+    except ImportError:
+        print("parfive is not installed; skipping it", file=sys.stderr)
+    return tools
+
+
+def physical_limits(s: Scenario, data: Path, out_root: Path, fast_url: str) -> dict[str, float]:
+    """Copying the same bytes from the page cache, and curl into /dev/null."""
+    limits: dict[str, float] = {}
+    out = Path(tempfile.mkdtemp(prefix=f"limit-{s.key}-", dir=out_root))
+    sources = [str(data / name) for name in s.files]
+    if len(sources) == 1:
+        command = ["sh", "-c", f'cat "{sources[0]}" > "{out}/{s.files[0]}"']
+    else:
+        command = ["cp", *sources, str(out)]
+    copies = [run_measured(command, out_root).wall for _ in range(3)]
+    limits["cat/cp into the output folder"] = min(copies)
+    shutil.rmtree(out)
+    if len(s.files) == 1:
+        url = f"{fast_url}/{s.files[0]}"
+        limits["curl -o /dev/null"] = min(
+            run_measured(["curl", "-s", "-o", "/dev/null", url], out_root).wall for _ in range(3)
+        )
+    return limits
+
+
+def table(s: Scenario, results: dict[str, Result], limits: dict[str, float], size: int) -> str:
+    fetchq = results.get("fetchq")
+    lines = [
+        f"### ({s.key}) {s.title}",
+        "",
+        "| tool | median wall s | MB/s | CPU s | peak RSS MB | fetchq / tool | runs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, result in results.items():
+        if not result.runs:
+            lines.append(f"| {name} | failed: {'; '.join(result.failures)[:80]} | | | | | 0 |")
+            continue
+        wall = result.median("wall")
+        ratio = f"{fetchq.median('wall') / wall:.2f}" if fetchq and fetchq.runs else ""
+        lines.append(
+            f"| {name} | {wall:.3f} | {size / wall / 1e6:.0f} | {result.median('cpu'):.2f} | "
+            f"{max(r.rss_mb for r in result.runs):.1f} | {ratio} | {len(result.runs)} |"
+        )
+    for name, wall in limits.items():
+        lines.append(f"| *{name}* | {wall:.3f} | {size / wall / 1e6:.0f} | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenarios", default="ABCDE")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--slow-runs", type=int, default=3, help="runs of the single-connection tools in D"
+    )
+    parser.add_argument("--rate", default="40m", help="nginx limit_rate per connection")
+    parser.add_argument("--tools", default="", help="comma-separated subset")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fetchq-bench")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+
+    small = tuple(f"s{i:04d}.bin" for i in range(2000))
+    medium = tuple(f"m{i}.bin" for i in range(8))
+    scenarios = [
+        Scenario("A", "one 1 GiB file, unthrottled", ("big.bin",), False, 1),
+        Scenario("B", "8 x 128 MiB, unthrottled, 8 at once", medium, False, 8),
+        Scenario("C", "2000 x 16 KiB, 8 at once", small, False, 8),
+        Scenario("D", f"one 1 GiB file, {args.rate}B/s per connection", ("big.bin",), True, 1),
+        Scenario("E", f"8 x 128 MiB, {args.rate}B/s per connection, 8 at once", medium, True, 8),
+    ]
+    scenarios = [s for s in scenarios if s.key in args.scenarios]
+    data = args.work / "data"
+    print(f"generating data in {data} ...", flush=True)
+    digests = make_data(data, len(small))
+    out_root = args.work / "out"
+    shutil.rmtree(out_root, ignore_errors=True)
+    out_root.mkdir(parents=True)
+    fast, slow = 18180, 18181
+    nginx = start_nginx(args.work, data, fast, slow, args.rate)
+    tools = commands(out_root)
+    if args.tools:
+        tools = {k: v for k, v in tools.items() if k in args.tools.split(",")}
+    report = [
+        "# Benchmark results",
+        "",
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}. nginx serves from the page cache on "
+        f"127.0.0.1; throttled scenarios use `limit_rate {args.rate}` per connection. Median "
+        f"of {args.runs} runs after a warm-up (D: {args.slow_runs} for single-connection tools); "
+        "every output verified by sha256 before its time counts. Wall time is the whole "
+        "process, start-up included; CPU is user + system of the process.",
+        "",
+    ]
+    run_number = 0
+    try:
+        for s in scenarios:
+            size = sum((data / name).stat().st_size for name in s.files)
+            base = f"http://127.0.0.1:{slow if s.throttled else fast}"
+            urls = [f"{base}/{name}" for name in s.files]
+            results = {name: Result(name) for name in tools}
+            print(f"\n({s.key}) {s.title}", flush=True)
+            for round_number in range(args.runs + 1):  # round 0 warms up
+                order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
+                written: list[Path] = []
+                for name in order:
+                    single = name in ("curl", "wget2", "requests", "parfive")
+                    if s.key == "D" and single and round_number > args.slow_runs:
+                        continue
+                    run_number += 1
+                    out = out_root / f"{s.key}-{name}-{round_number}-{run_number}"
+                    out.mkdir()
+                    written.append(out)
+                    try:
+                        run = run_measured(tools[name](s, urls, out), out_root)
+                        verify(out, s.files, digests)
+                    except (RuntimeError, OSError) as exc:
+                        results[name].failures.append(str(exc))
+                        print(f"  {name}: FAILED {exc}", flush=True)
+                    else:
+                        if round_number > 0:
+                            results[name].runs.append(run)
+                        print(
+                            f"  {name}{' (warm-up)' if round_number == 0 else ''}: "
+                            f"{run.wall:.3f} s, {run.cpu:.2f} cpu s, {run.rss_mb:.0f} MB",
+                            flush=True,
+                        )
+                settle(written)
+            limits = physical_limits(s, data, out_root, f"http://127.0.0.1:{fast}")
+            text = table(s, results, limits, size)
+            print("\n" + text, flush=True)
+            report.append(text)
+    finally:
+        nginx.terminate()
+        nginx.wait()
+    args.results.write_text("\n".join(report))
+    print(f"wrote {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
