@@ -378,6 +378,8 @@ def main() -> int:
                     try:
                         run = run_measured(tools[name](s, urls, out), out_root)
                         verify(out, s.files, digests)
+                        os.sync()  # untimed: the next run starts with no dirty pages to flush
+                        time.sleep(1.0)
                     except (RuntimeError, OSError) as exc:
                         results[name].failures.append(str(exc))
                         print(f"  {name}: FAILED {exc}", flush=True)

@@ -60,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("urls", nargs="*", help="http(s) URLs to download")
     parser.add_argument("-d", "--dest", type=Path, default=None, help="folder (default: .)")
     parser.add_argument("-j", "--parallel", type=int, default=5, help="downloads at once")
-    parser.add_argument("-x", "--connections", type=int, default=8, help="connections per file")
+    parser.add_argument("-x", "--connections", type=int, default=16, help="connections per file")
     parser.add_argument("--journal", type=Path, help="SQLite journal: resume after a restart")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--demo", action="store_true", help="run the reference example locally")

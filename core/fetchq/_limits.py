@@ -65,23 +65,34 @@ class HostSlots:
     def __init__(self, limit: Optional[int]) -> None:
         self._condition = threading.Condition()
         self._in_use: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}  # jobs blocked for their first connection
         self.limit = limit
+        self.peak = 0
+        """The most connections one host has had at once (for tests and diagnostics)."""
 
     def try_acquire(self, host: str) -> bool:
+        """A slot for an extra connection, only if no job waits for its first one."""
         with self._condition:
-            if self.limit is not None and self._in_use.get(host, 0) >= self.limit:
+            in_use = self._in_use.get(host, 0) + self._waiting.get(host, 0)
+            if self.limit is not None and in_use >= self.limit:
                 return False
             self._in_use[host] = self._in_use.get(host, 0) + 1
+            self.peak = max(self.peak, self._in_use[host])
             return True
 
     def acquire(self, host: str, signal: AbortSignal) -> bool:
         """Wait for a slot; False if the transfer was aborted while waiting."""
         with self._condition:
-            while self.limit is not None and self._in_use.get(host, 0) >= self.limit:
-                if signal.aborted:
-                    return False
-                self._condition.wait(0.2)
+            self._waiting[host] = self._waiting.get(host, 0) + 1
+            try:
+                while self.limit is not None and self._in_use.get(host, 0) >= self.limit:
+                    if signal.aborted:
+                        return False
+                    self._condition.wait(0.2)
+            finally:
+                self._waiting[host] -= 1
             self._in_use[host] = self._in_use.get(host, 0) + 1
+            self.peak = max(self.peak, self._in_use[host])
             return True
 
     def release(self, host: str) -> None:

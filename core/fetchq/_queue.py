@@ -181,7 +181,7 @@ class DownloadQueueService:
         event_bus: Optional[object] = None,
         requests_session: Optional[requests.Session] = None,
         *,
-        max_connections_per_download: int = 8,
+        max_connections_per_download: int = 16,
         max_connections_per_host: Optional[int] = 16,
         speed_limit: Optional[float] = None,
         retry: Optional[RetryPolicy] = None,

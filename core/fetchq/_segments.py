@@ -285,6 +285,13 @@ class SegmentPlan:
                 self.total
             )
 
+    def worth_claiming(self) -> bool:
+        """Whether a new connection would get work: a free range, or one worth splitting."""
+        with self._lock:
+            if self._free:
+                return True
+            return any(s.remaining >= 2 * self.min_split for s in self._active)
+
     def has_free(self) -> bool:
         with self._lock:
             return bool(self._free)

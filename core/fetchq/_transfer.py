@@ -87,10 +87,16 @@ class TransferSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     segment_threshold: int = 8 * MiB
     """Files with at least this much left to fetch may use several connections."""
-    min_split: int = 2 * MiB
+    min_split: int = 1 * MiB
     """A range is never split into pieces smaller than this."""
     buffer_size: int = 1 * MiB
-    """Bytes one read may return."""
+    """Bytes one read may return, on a single connection."""
+    segment_buffer_size: int = 256 * 1024
+    """The same for each extra connection of a split file: 16 of them stay small."""
+    split_after: float = 0.1
+    """Seconds a large file runs on one connection before deciding whether to add more."""
+    split_if_longer_than: float = 1.0
+    """Add connections when, at one connection's speed, the rest would take longer."""
     sidecar_interval: float = 0.25
     """Seconds between sidecar saves while bytes arrive: what a kill -9 can cost, at most."""
     lazy_sidecar_below: int = 1 * MiB
@@ -350,6 +356,7 @@ class Transfer:
         self._connection_errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
         self._changed_on_server = False
+        self._ranges_refused = False  # learnt once, kept for every later attempt
 
     # -- the attempt loop -------------------------------------------------------------------
 
@@ -769,21 +776,24 @@ class Transfer:
         """Fetch every missing range of a file of known size, with one or more connections."""
         plan = self._plan = SegmentPlan(total, self._state.done, self.settings.min_split)
         remaining = total - self._state.done.size()
-        connections = 1
-        if accepts_ranges and remaining >= self.settings.segment_threshold:
-            connections = max(1, self.request.max_connections)
-        segments = plan.split_evenly(connections)
+        segments = plan.split_evenly(1)
         if not segments:
             return
         first = segments[0]
         if first.start != body_start:
             raise _Retryable(ResponseError("the response does not start at the first missing byte"))
         first.stream_end = body_end if body_end is not None else total
-        if len(segments) == 1:
-            self._connection(first, response, inline=True)
-        else:
+        splittable = (
+            accepts_ranges
+            and not self._ranges_refused
+            and self.request.max_connections > 1
+            and remaining >= self.settings.segment_threshold
+        )
+        if splittable:
             self._save_state()
-            self._run_connections(first, response, segments[1:])
+            self._run_connections(first, response)
+        else:
+            self._connection(first, response, inline=True)
         self._raise_if_aborted()
         if self._changed_on_server:
             self._reset_to_zero()
@@ -799,45 +809,63 @@ class Transfer:
                 raise transient[-1]
             raise _Retryable(ResponseError("the download stopped before the file was complete"))
 
-    def _run_connections(
-        self, first: Segment, response: HttpResponse, others: list[Segment]
-    ) -> None:
-        """Run one thread per connection; this thread reports progress until they are all done."""
+    def _run_connections(self, first: Segment, response: HttpResponse) -> None:
+        """Fetch a large file with as many connections as help; report progress meanwhile.
+
+        The first connection runs alone for a moment. If at its speed the rest would take
+        longer than ``split_if_longer_than`` (a server that caps each connection), more
+        connections join, up to the maximum and as host slots allow, each taking half of the
+        largest range left. An unthrottled link gains nothing from more connections on a small
+        machine, so it keeps one. Later ticks add connections when slots free up.
+        """
         assert self._plan is not None
         plan = self._plan
-        threads: list[threading.Thread] = []
         finished = threading.Semaphore(0)
+        alive = 0
+        connections = 0
 
-        def run(segment: Segment, opened: Optional[HttpResponse], slot: bool) -> None:
+        def run(opened: Optional[HttpResponse], segment: Optional[Segment], slot: bool) -> None:
             try:
-                self._connection(segment, opened, inline=False)
+                claimed = segment if segment is not None else plan.claim()
+                if claimed is not None:
+                    self._connection(claimed, opened, inline=False)
             finally:
                 if slot:
                     self.host.host_slots.release(self._host_key)
                 finished.release()
 
-        starts: list[tuple[Segment, Optional[HttpResponse], bool]] = [(first, response, False)]
-        for segment in others:
-            if self.host.host_slots.try_acquire(self._host_key):
-                starts.append((segment, None, True))
-            else:
-                plan.release(segment)
-        for segment, opened, slot in starts:
-            thread = threading.Thread(
+        def start(opened: Optional[HttpResponse], segment: Optional[Segment], slot: bool) -> None:
+            nonlocal alive, connections
+            alive += 1
+            connections += 1
+            threading.Thread(
                 target=run,
-                args=(segment, opened, slot),
-                name=f"fetchq-job{self.request.job_id}-conn{len(threads)}",
+                args=(opened, segment, slot),
+                name=f"fetchq-job{self.request.job_id}-conn{connections}",
                 daemon=True,
-            )
-            threads.append(thread)
-            thread.start()
-        pending = len(threads)
-        while pending:
+            ).start()
+
+        start(response, first, False)  # the first response uses this job's own slot
+        probe_start = time.monotonic()
+        probe_bytes = plan.bytes_done()
+        split: Optional[bool] = None
+        while alive:
             if finished.acquire(timeout=TICK_SECONDS):
-                pending -= 1
-            self._tick(time.monotonic())
-        for thread in threads:
-            thread.join()
+                alive -= 1
+            now = time.monotonic()
+            self._tick(now)
+            if split is None and now - probe_start >= self.settings.split_after:
+                speed = (plan.bytes_done() - probe_bytes) / (now - probe_start)
+                left = plan.total - plan.bytes_done()
+                split = speed <= 0 or left / speed > self.settings.split_if_longer_than
+            if not split or self._stop_connections.is_set() or self.signal.aborted:
+                continue
+            while (
+                alive < self.request.max_connections
+                and plan.worth_claiming()
+                and self.host.host_slots.try_acquire(self._host_key)
+            ):
+                start(None, None, True)
 
     def _connection(
         self, segment: Optional[Segment], response: Optional[HttpResponse], inline: bool
@@ -846,7 +874,9 @@ class Transfer:
         assert self._plan is not None
         plan = self._plan
         view = (
-            memoryview(self._buffer) if inline else memoryview(bytearray(self.settings.buffer_size))
+            memoryview(self._buffer)
+            if inline
+            else memoryview(bytearray(self.settings.segment_buffer_size))
         )
         while segment is not None and not self._stop_connections.is_set():
             try:
@@ -909,10 +939,18 @@ class Transfer:
             raise _Retryable(ResponseError("a range response does not match its request"))
         response.close()
         if status in (200, 203):
-            if "If-Range" in headers:
+            # A whole file for a range: either it changed (If-Range failed) or the server
+            # ignores ranges. The validators tell which; only a change means starting over.
+            same = (
+                response.headers.get("etag") == self._state.etag
+                and response.headers.get("last-modified") == self._state.last_modified
+            )
+            if "If-Range" in headers and not same:
                 self._changed_on_server = True
                 self._stop_connections.set()
-            return None  # the server ignores ranges: the other connections take this range
+            else:
+                self._ranges_refused = True
+            return None  # the connection reading the whole body goes on into this range
         error = HTTPError(response.reason or status_phrase(status), status_code=status)
         if is_retryable_status(status) or status == 416:
             raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import ipaddress
 import random
+import select
 import socket
 import sys
 import threading
@@ -259,6 +260,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool) -> None:
         owner = self.server.owner
+        owner._responding(+1)
+        try:
+            self._serve_one(send_body)
+        finally:
+            owner._responding(-1)
+
+    def _serve_one(self, send_body: bool) -> None:
+        owner = self.server.owner
         path = urlsplit(self.path).path
         record = RecordedRequest(
             method=self.command,
@@ -417,6 +426,8 @@ class _Handler(BaseHTTPRequestHandler):
                 delay = started + sent / rate - time.monotonic()
                 if delay > 0 and closing.wait(delay):
                     raise _Closed()
+                if _peek_closed(self.connection):  # the client hung up: stop, as servers do
+                    raise _Closed()
         if (
             not stalled
             and stall_at is not None
@@ -424,6 +435,17 @@ class _Handler(BaseHTTPRequestHandler):
             and closing.wait(stall_for)
         ):
             raise _Closed()
+
+
+def _peek_closed(connection: socket.socket) -> bool:
+    """Whether the client has closed its side (a readable socket with nothing to read)."""
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _parse_range(header: str, size: int) -> Union[tuple[int, int], str, None]:
@@ -464,6 +486,9 @@ class TestServer:
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
+        self._active = 0
+        self.peak_concurrency = 0
+        """The most requests answered at once so far."""
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -524,6 +549,11 @@ class TestServer:
         """Body bytes sent so far, for one path or all."""
         with self._lock:
             return sum(r.bytes_sent for r in self.requests if path is None or r.path == path)
+
+    def _responding(self, delta: int) -> None:
+        with self._lock:
+            self._active += delta
+            self.peak_concurrency = max(self.peak_concurrency, self._active)
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:

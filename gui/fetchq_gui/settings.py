@@ -61,7 +61,7 @@ class Settings:
 
     @property
     def connections_per_file(self) -> int:
-        return self._int("downloads/connections", 8, 1)
+        return self._int("downloads/connections", 16, 1)
 
     @connections_per_file.setter
     def connections_per_file(self, value: int) -> None:
