@@ -30,7 +30,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 MiB = 1 << 20
-SETTLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -157,15 +156,6 @@ def verify(out: Path, files: Sequence[str], digests: dict[str, str]) -> None:
                 digest.update(block)
         if digest.hexdigest() != digests[name]:
             raise RuntimeError(f"{name} is corrupt")
-
-
-def settle(folders: list[Path]) -> None:
-    """Delete a round's outputs, then let the disk settle: on this file system (online
-    discard) files created just after a large delete are up to 10 times slower to write."""
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
-    os.sync()
-    time.sleep(SETTLE_SECONDS)
 
 
 def url_list(out_root: Path, urls: list[str]) -> Path:
@@ -321,6 +311,7 @@ def main() -> int:
     parser.add_argument("--tools", default="", help="comma-separated subset")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fetchq-bench")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--out", type=Path, help="where downloads go (default: WORK/out)")
     args = parser.parse_args()
 
     small = tuple(f"s{i:04d}.bin" for i in range(2000))
@@ -336,7 +327,7 @@ def main() -> int:
     data = args.work / "data"
     print(f"generating data in {data} ...", flush=True)
     digests = make_data(data, len(small))
-    out_root = args.work / "out"
+    out_root = args.out or args.work / "out"
     shutil.rmtree(out_root, ignore_errors=True)
     out_root.mkdir(parents=True)
     fast, slow = 18180, 18181
@@ -350,7 +341,8 @@ def main() -> int:
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}. nginx serves from the page cache on "
-        f"127.0.0.1; throttled scenarios use `limit_rate {args.rate}` per connection. Median "
+        f"127.0.0.1; downloads are written to `{out_root}`. Throttled scenarios use "
+        f"`limit_rate {args.rate}` per connection. Median "
         f"of {args.runs} runs after a warm-up (D: {args.slow_runs} for single-connection tools); "
         "every output verified by sha256 before its time counts. Wall time is the whole "
         "process, start-up included; CPU is user + system of the process.",
@@ -366,7 +358,7 @@ def main() -> int:
             print(f"\n({s.key}) {s.title}", flush=True)
             for round_number in range(args.runs + 1):  # round 0 warms up
                 order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
-                written: list[Path] = []
+                kept: list[Path] = []
                 for name in order:
                     single = name in ("curl", "wget2", "requests", "parfive")
                     if s.key == "D" and single and round_number > args.slow_runs:
@@ -374,12 +366,9 @@ def main() -> int:
                     run_number += 1
                     out = out_root / f"{s.key}-{name}-{round_number}-{run_number}"
                     out.mkdir()
-                    written.append(out)
                     try:
                         run = run_measured(tools[name](s, urls, out), out_root)
                         verify(out, s.files, digests)
-                        os.sync()  # untimed: the next run starts with no dirty pages to flush
-                        time.sleep(1.0)
                     except (RuntimeError, OSError) as exc:
                         results[name].failures.append(str(exc))
                         print(f"  {name}: FAILED {exc}", flush=True)
@@ -391,7 +380,16 @@ def main() -> int:
                             f"{run.wall:.3f} s, {run.cpu:.2f} cpu s, {run.rss_mb:.0f} MB",
                             flush=True,
                         )
-                settle(written)
+                    finally:
+                        if len(s.files) > 100:
+                            kept.append(out)  # many small files: deleted after the round
+                        else:
+                            shutil.rmtree(out, ignore_errors=True)
+                # Big outputs go at once, their dirty pages dropped before any writeback (kept,
+                # 4 GB of them throttle every writer to disk speed). Thousands of small files go
+                # between rounds: creating files right after deleting thousands costs ~1 s.
+                for folder in kept:
+                    shutil.rmtree(folder, ignore_errors=True)
             limits = physical_limits(s, data, out_root, f"http://127.0.0.1:{fast}")
             text = table(s, results, limits, size)
             print("\n" + text, flush=True)
