@@ -6,6 +6,7 @@ import hashlib
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,3 +67,11 @@ class EventRecorder:
             )
             assert found, f"no {name} for job {job_id}; saw {self.names(job_id)}"
             return next(e for e in self.events if e.id == job_id and e.name == name)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = LONG) -> None:
+    """Wait for a condition on a job or the disk (polled: it is not an event we can wait on)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)

@@ -6,7 +6,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,9 @@ from fetchq import (
     JournalLockedError,
 )
 from fetchq.testing import TestServer
-from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256
+from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256, wait_until
 
 SECRET = "journal-secret-token-77"
-
-
-def wait_until(condition: object, timeout: float = LONG) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
 
 
 def test_restore_lists_finished_jobs_and_requeues_the_rest_in_priority_order(

@@ -10,14 +10,7 @@ import pytest
 
 from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
-from tests.helpers import LONG, SHORT, EventRecorder, QueueFactory, leftovers, payload
-
-
-def wait_until(condition: object, timeout: float = LONG) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
+from tests.helpers import LONG, SHORT, EventRecorder, QueueFactory, leftovers, payload, wait_until
 
 
 def test_ready_on_construction_start_stop_idempotent(

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
-from tests.helpers import LONG, EventRecorder, QueueFactory, file_sha256, leftovers, payload, sha256
-
-
-def wait_until(condition: object, timeout: float = LONG) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
+from tests.helpers import (
+    LONG,
+    EventRecorder,
+    QueueFactory,
+    file_sha256,
+    leftovers,
+    payload,
+    sha256,
+    wait_until,
+)
 
 
 def pause_midway(queue: DownloadQueueService, at_bytes: int, job: DownloadJob) -> None:

@@ -18,14 +18,16 @@ import pytest
 
 from fetchq import DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
-from tests.helpers import LONG, SHORT, QueueFactory, file_sha256, leftovers, payload, sha256
-
-
-def wait_until(condition: Any, timeout: float = LONG) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.005)
+from tests.helpers import (
+    LONG,
+    SHORT,
+    QueueFactory,
+    file_sha256,
+    leftovers,
+    payload,
+    sha256,
+    wait_until,
+)
 
 
 @pytest.mark.parametrize("stall_at", [0, 100_000])
