@@ -277,6 +277,19 @@ def physical_limits(s: Scenario, data: Path, out_root: Path, fast_url: str) -> d
     return limits
 
 
+GENERATED_MARKER = "<!-- bench/throughput.py writes everything below this line -->"
+
+
+def write_results(path: Path, generated: str) -> None:
+    """Replace the generated tables, keeping the hand-written analysis above the marker."""
+    kept = ""
+    if path.exists():
+        text = path.read_text()
+        if GENERATED_MARKER in text:
+            kept = text[: text.index(GENERATED_MARKER)]
+    path.write_text(f"{kept}{GENERATED_MARKER}\n\n{generated}")
+
+
 def table(s: Scenario, results: dict[str, Result], limits: dict[str, float], size: int) -> str:
     fetchq = results.get("fetchq")
     lines = [
@@ -336,7 +349,7 @@ def main() -> int:
     if args.tools:
         tools = {k: v for k, v in tools.items() if k in args.tools.split(",")}
     report = [
-        "# Benchmark results",
+        "## The last full run",
         "",
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -397,7 +410,7 @@ def main() -> int:
     finally:
         nginx.terminate()
         nginx.wait()
-    args.results.write_text("\n".join(report))
+    write_results(args.results, "\n".join(report))
     print(f"wrote {args.results}")
     return 0
 

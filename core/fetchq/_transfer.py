@@ -39,6 +39,7 @@ from ._exceptions import (
     SizeMismatch,
     TransferError,
 )
+from ._growth import Growth, after_one, after_two
 from ._http import (
     AbortReason,
     AbortSignal,
@@ -828,23 +829,28 @@ class Transfer:
         """Fetch a large file with as many connections as help; report progress meanwhile.
 
         The first connection runs alone for a moment. If at its speed the rest would take
-        longer than ``split_if_longer_than``, a second joins; if the two together are at least
-        half again as fast (a server that caps each connection), the rest join, up to the
-        maximum and as host slots allow, each taking half of the largest range left. A link
-        that is slow for other reasons (a busy machine, a slow disk) gains nothing from more
-        connections, so it keeps two. Later ticks add connections when slots free up.
+        longer than ``split_if_longer_than``, a second joins on trial; :mod:`._growth` decides
+        from the two speeds whether the rest join (up to the maximum, as host slots allow,
+        each taking half of the largest range left), two stay, or the second stops and hands
+        its range back. Later ticks add connections when slots free up.
         """
         assert self._plan is not None
         plan = self._plan
         finished = threading.Semaphore(0)
         alive = 0
         connections = 0
+        halts: list[threading.Event] = []
 
-        def run(opened: Optional[HttpResponse], segment: Optional[Segment], slot: bool) -> None:
+        def run(
+            opened: Optional[HttpResponse],
+            segment: Optional[Segment],
+            slot: bool,
+            halt: Optional[threading.Event],
+        ) -> None:
             try:
                 claimed = segment if segment is not None else plan.claim()
                 if claimed is not None:
-                    self._connection(claimed, opened, inline=False)
+                    self._connection(claimed, opened, inline=False, halt=halt)
             finally:
                 if slot:
                     self.host.host_slots.release(self._host_key)
@@ -854,9 +860,12 @@ class Transfer:
             nonlocal alive, connections
             alive += 1
             connections += 1
+            halt = threading.Event() if slot else None
+            if halt is not None:
+                halts.append(halt)
             threading.Thread(
                 target=run,
-                args=(opened, segment, slot),
+                args=(opened, segment, slot, halt),
                 name=f"fetchq-job{self.request.job_id}-conn{connections}",
                 daemon=True,
             ).start()
@@ -876,38 +885,59 @@ class Transfer:
         start(response, first, False)  # the first response uses this job's own slot
         probe_start, probe_bytes = time.monotonic(), plan.bytes_done()
         single_speed = 0.0
-        stage = "one"  # then "two" (a second connection on trial), then "grow" or "keep"
+        stage = Growth.ONE
         while alive:
             if finished.acquire(timeout=TICK_SECONDS):
                 alive -= 1
             now = time.monotonic()
             self._tick(now)
-            if stage in ("one", "two") and now - probe_start >= self.settings.split_after:
+            if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self.settings.split_after:
                 speed = (plan.bytes_done() - probe_bytes) / (now - probe_start)
-                if stage == "one":
+                if stage is Growth.ONE:
                     left = plan.total - plan.bytes_done()
-                    slow = speed <= 0 or left / speed > self.settings.split_if_longer_than
-                    stage = "two" if slow and add_one() else "keep"
+                    stage = after_one(speed, left, self.settings.split_if_longer_than)
+                    if stage is Growth.TWO and not add_one():
+                        stage = Growth.SETTLED
                     single_speed = speed
                 else:
-                    stage = "grow" if speed >= 1.5 * single_speed else "keep"
+                    stage = after_two(speed, single_speed)
+                    logger.debug(
+                        "job %d: one connection %.0f B/s, two %.0f B/s: %s",
+                        self.request.job_id,
+                        single_speed,
+                        speed,
+                        stage.value,
+                    )
+                    if stage is Growth.BACK_TO_ONE:
+                        for halt in halts:
+                            halt.set()
                 probe_start, probe_bytes = now, plan.bytes_done()
-            if stage == "grow":
+            if stage is Growth.GROW:
                 while add_one():
                     pass
 
     def _connection(
-        self, segment: Optional[Segment], response: Optional[HttpResponse], inline: bool
+        self,
+        segment: Optional[Segment],
+        response: Optional[HttpResponse],
+        inline: bool,
+        halt: Optional[threading.Event] = None,
     ) -> None:
-        """One connection's life: fetch its segment, then claim more work until none is left."""
+        """One connection's life: fetch its segment, then claim more work until none is left.
+
+        Extra connections get a ``halt``: setting it retires that connection alone; it stops
+        at its next read and gives its unread range back to the plan.
+        """
         assert self._plan is not None
         plan = self._plan
+        first = inline or halt is None  # the job's own connection reads into the job's buffer
         view = (
             memoryview(self._buffer)
-            if inline
+            if first
             else memoryview(bytearray(self.settings.segment_buffer_size))
         )
-        while segment is not None and not self._stop_connections.is_set():
+        halt = halt or threading.Event()
+        while segment is not None and not self._stop_connections.is_set() and not halt.is_set():
             try:
                 with watched(self.signal, self.client.address_policy):
                     if response is None:
@@ -915,7 +945,7 @@ class Transfer:
                     if response is None:
                         plan.release(segment)
                         return
-                    self._read_segment(response, segment, view, inline)
+                    self._read_segment(response, segment, view, inline, halt)
             except (_Retryable, TransferError) as exc:
                 plan.release(segment)
                 if inline:
@@ -991,7 +1021,12 @@ class Transfer:
         return None
 
     def _read_segment(
-        self, response: HttpResponse, segment: Segment, view: memoryview, inline: bool
+        self,
+        response: HttpResponse,
+        segment: Segment,
+        view: memoryview,
+        inline: bool,
+        halt: threading.Event,
     ) -> None:
         assert self._plan is not None
         assert self._part is not None
@@ -1018,7 +1053,7 @@ class Transfer:
                 raise _Retryable(ResponseError(message))
             part.write_at(view[:count], segment.position)
             limiter.consume(count, self.signal)
-            if not plan.advance(segment, count) or stop.is_set():
+            if not plan.advance(segment, count) or stop.is_set() or halt.is_set():
                 break
             if inline:
                 self._tick(time.monotonic())

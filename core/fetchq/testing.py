@@ -9,7 +9,7 @@
 
 It listens on a loopback address only (127.0.0.1 unless told another), on a free port,
 serves files from memory or disk, honours ``Range`` and ``If-Range``, and can misbehave on
-demand: per-connection rate limits, dropped connections, stalls, failures with
+demand: per-connection or shared rate limits, dropped connections, stalls, failures with
 ``Retry-After``, wrong lengths, redirects, ignored ranges, spurious 416s, any status code, or a
 :class:`Fault` chosen per request by your own function.
 """
@@ -97,6 +97,8 @@ class Resource:
     headers: dict[str, str] = field(default_factory=dict)
     rate: Optional[float] = None
     """Bytes per second per response."""
+    shared_rate: Optional[float] = None
+    """Bytes per second for all responses of this resource together: a link's capacity."""
     drop_after: Optional[int] = None
     """Close every response after this many body bytes."""
     stall_after: Optional[int] = None
@@ -116,6 +118,8 @@ class Resource:
 
     def __post_init__(self) -> None:
         self._failures_left = self.fail_first
+        self._link_lock = threading.Lock()
+        self._link_free_at = 0.0
         if self.etag == AUTO:
             self.etag = f'"{hashlib.sha1(self.data()).hexdigest()[:20]}"'
         if self.last_modified == AUTO:
@@ -123,6 +127,14 @@ class Resource:
 
     def data(self) -> bytes:
         return self.body if isinstance(self.body, bytes) else self.body.read_bytes()
+
+    def reserve_link(self, size: int) -> float:
+        """Book ``size`` bytes on the shared link; the monotonic time when they have passed."""
+        assert self.shared_rate is not None
+        with self._link_lock:
+            start = max(time.monotonic(), self._link_free_at)
+            self._link_free_at = start + size / self.shared_rate
+            return self._link_free_at
 
     def take_failure(self) -> bool:
         if self._failures_left > 0:
@@ -402,8 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
         stall_for: float,
     ) -> None:
         closing = self.server.owner._closing
-        rate = resource.rate
-        step = 65536 if rate is None else max(1024, min(65536, int(rate / 50)))
+        rate, shared = resource.rate, resource.shared_rate
+        slowest = min((r for r in (rate, shared) if r is not None), default=None)
+        step = 65536 if slowest is None else max(1024, min(65536, int(slowest / 50)))
         started = time.monotonic()
         sent = 0
         stalled = stall_at is None
@@ -422,8 +435,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
             sent = chunk_end
             record.bytes_sent = sent
-            if rate is not None:
-                delay = started + sent / rate - time.monotonic()
+            if slowest is not None:
+                until = started + sent / rate if rate is not None else 0.0
+                if shared is not None:
+                    until = max(until, resource.reserve_link(len(chunk)))
+                delay = until - time.monotonic()
                 if delay > 0 and closing.wait(delay):
                     raise _Closed()
                 if _peek_closed(self.connection):  # the client hung up: stop, as servers do

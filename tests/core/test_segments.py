@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from fetchq import DownloadQueueService
+from fetchq._growth import Growth, after_one, after_two
 from fetchq._segments import ByteRanges, SegmentPlan
+from fetchq._transfer import TransferSettings
 from fetchq.testing import Fault, RecordedRequest, Resource, TestServer
 from tests.helpers import LONG, QueueFactory, file_sha256, leftovers, payload, sha256
 
@@ -68,6 +70,39 @@ def test_a_stream_absorbs_the_free_range_after_it() -> None:
     assert plan.advance(first, 50) is False
     plan.release(first)
     assert plan.is_complete()
+
+
+def test_the_connection_probe_keeps_only_what_the_speeds_justify() -> None:
+    assert after_one(speed=100 * MiB, left=50 * MiB, split_if_longer_than=1.0) is Growth.SETTLED
+    assert after_one(speed=10 * MiB, left=50 * MiB, split_if_longer_than=1.0) is Growth.TWO
+    assert after_one(speed=0, left=50 * MiB, split_if_longer_than=1.0) is Growth.TWO
+    assert after_two(speed=20 * MiB, single_speed=10 * MiB) is Growth.GROW  # capped per connection
+    assert after_two(speed=13 * MiB, single_speed=10 * MiB) is Growth.KEEP_TWO
+    assert after_two(speed=10 * MiB, single_speed=10 * MiB) is Growth.BACK_TO_ONE  # a shared link
+    assert after_two(speed=5 * MiB, single_speed=0) is Growth.GROW
+    assert after_two(speed=0, single_speed=0) is Growth.KEEP_TWO
+
+
+def test_a_second_connection_that_does_not_help_hands_its_range_back(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    data = payload(12 * MiB)
+    url = server.add("/shared.bin", data, shared_rate=8 * MiB)  # the link, not each connection
+    queue = make_queue(
+        max_connections_per_download=8, transfer_settings=TransferSettings(split_after=0.3)
+    )
+    job = queue.download(url, downloads)
+    assert queue.wait_for_job(job, LONG).complete
+    assert file_sha256(downloads / "shared.bin") == sha256(data)
+    _, second, *rest = server.requests_for("/shared.bin")
+    assert server.peak_concurrency == 2  # never grown past the trial connection
+    wanted = second.header("Range")
+    assert wanted
+    second_start, second_end = (int(n) for n in wanted.split("=")[1].split("-"))
+    assert second.bytes_sent < second_end + 1 - second_start  # retired before its range ended
+    assert rest  # the first connection took the rest back
+    assert all(r.header("Range") for r in rest)
+    assert sum(r.bytes_sent for r in server.requests_for("/shared.bin")) <= len(data) + 2 * MiB
 
 
 def test_a_large_file_comes_over_several_connections_into_one_part(
