@@ -11,15 +11,17 @@ them (:func:`watched`), so cancel and pause can shut a socket down while a read 
 from __future__ import annotations
 
 import enum
+import http.client
 import ipaddress
 import re
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Optional, cast
+from typing import Any, Optional, Protocol, cast
 from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies
 
@@ -31,6 +33,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._exceptions import BlockedAddressError, RedirectError
 from ._retry import Timeouts
+from ._wire import BodyReader, WirePool, can_send, send_get
 
 USER_AGENT = "fetchq/0.1 (+https://github.com/fetchq/fetchq)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -136,6 +139,25 @@ def _current_scope() -> Optional[_Scope]:
     return getattr(_local, "scope", None)
 
 
+def _check_connected(sock: socket.socket) -> None:
+    """Refuse a new connection whose peer the current scope's address policy forbids."""
+    scope = _current_scope()
+    if scope is not None and scope.address_policy is not None:
+        try:
+            address = str(sock.getpeername()[0])
+        except OSError:
+            address = ""
+        if not scope.address_policy(address):
+            raise BlockedAddressError(f"refused to connect to non-public address {address}")
+
+
+def _report_socket(sock: socket.socket) -> None:
+    """Let the current scope's abort signal shut ``sock`` down while a read blocks on it."""
+    scope = _current_scope()
+    if scope is not None:
+        scope.attach(sock)
+
+
 class _WatchedConnectionMixin:
     """Checks each new socket against the address policy and reports it to the current scope."""
 
@@ -143,21 +165,16 @@ class _WatchedConnectionMixin:
 
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        scope = _current_scope()
-        if scope is not None and scope.address_policy is not None:
-            try:
-                address = str(sock.getpeername()[0])
-            except OSError:
-                address = ""
-            if not scope.address_policy(address):
-                sock.close()
-                raise BlockedAddressError(f"refused to connect to non-public address {address}")
+        try:
+            _check_connected(sock)
+        except BlockedAddressError:
+            sock.close()
+            raise
         return sock
 
     def getresponse(self) -> Any:
-        scope = _current_scope()
-        if scope is not None and self.sock is not None:
-            scope.attach(self.sock)
+        if self.sock is not None:
+            _report_socket(self.sock)
         return super().getresponse()  # type: ignore[misc]
 
 
@@ -226,11 +243,40 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-class HttpResponse:
-    """The parts of a response a transfer uses: status, reason, headers, and urllib3's raw
-    response to read the body from. The same for both ways of sending a request."""
+class HttpResponse(Protocol):
+    """The parts of a response a transfer uses, whichever client sent the request."""
 
-    __slots__ = ("headers", "raw", "reason", "status_code")
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Looked up by lower-case names."""
+
+    @property
+    def socket(self) -> Optional[socket.socket]:
+        """The socket the body is read from, when known: an abort shuts it down."""
+
+    def body_reader(self) -> BodyReader:
+        """A ``readinto`` for the body: the bytes that have arrived, waiting only for the first."""
+
+    def release(self) -> None:
+        """The body was read to its end: keep the connection for another request."""
+
+    def discard(self) -> None:
+        """Drop a body nobody reads, keeping the connection when that is cheap."""
+
+    def close(self) -> None:
+        """Close the connection unless it was released; safe to call again."""
+
+
+class Urllib3Response:
+    """A response read through urllib3 (requests, TLS, proxies, a caller's session)."""
+
+    __slots__ = ("headers", "raw", "reason", "socket", "status_code")
 
     def __init__(
         self, raw: urllib3.BaseHTTPResponse, status: int, reason: str, headers: Mapping[str, str]
@@ -239,17 +285,110 @@ class HttpResponse:
         self.status_code = status
         self.reason = reason
         self.headers = headers
+        connection = getattr(raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        self.socket = sock if isinstance(sock, socket.socket) else None
 
     @classmethod
-    def of_requests(cls, response: requests.Response) -> HttpResponse:
+    def of_requests(cls, response: requests.Response) -> Urllib3Response:
         return cls(response.raw, response.status_code, response.reason or "", response.headers)
 
     @classmethod
-    def of_urllib3(cls, response: urllib3.BaseHTTPResponse) -> HttpResponse:
+    def of_urllib3(cls, response: urllib3.BaseHTTPResponse) -> Urllib3Response:
         return cls(response, response.status, response.reason or "", response.headers)
+
+    def body_reader(self) -> BodyReader:
+        """Copies once, from the socket into our buffer, where http.client allows it.
+
+        urllib3's own ``readinto`` reads into a temporary ``bytes`` first; http.client's does
+        not. Bytes are written as served (we ask for ``identity``), so nothing is decoded.
+        """
+        raw = self.raw
+        fp = getattr(raw, "_fp", None)
+        buffered = getattr(fp, "fp", None)
+        if (
+            isinstance(fp, http.client.HTTPResponse)
+            and not fp.chunked
+            and hasattr(buffered, "readinto1")
+            and hasattr(fp, "_close_conn")
+        ):
+            return _length_reader(fp, buffered)
+
+        def read(view: memoryview) -> int:
+            data = raw.read(len(view), decode_content=False)
+            view[: len(data)] = data
+            return len(data)
+
+        return read
+
+    def release(self) -> None:
+        self.raw.release_conn()
+        self.raw.close()
+
+    def discard(self) -> None:
+        try:
+            length = int(self.headers.get("content-length", "-1"))
+        except ValueError:
+            length = -1
+        if 0 <= length <= 65536:
+            with suppress(Exception):
+                self.raw.drain_conn()
+        self.raw.close()
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _length_reader(fp: http.client.HTTPResponse, buffered: Any) -> BodyReader:
+    """Read what one ``recv`` returns, straight into the caller's buffer.
+
+    ``readinto`` would wait until the whole buffer is full, hiding progress on slow links;
+    ``readinto1`` returns as soon as bytes arrive. But while the BufferedReader still holds bytes
+    (those that came with the headers), ``readinto1`` copies them and then makes a blocking
+    socket read anyway, so a stall loses them; ``read1`` returns buffered bytes alone. We use
+    ``read1`` until the buffer is provably empty (it returned less than asked), then the
+    single-copy ``readinto1``. After its first bytes, a read goes on taking what is already
+    waiting in the socket (a zero-timeout poll) until the buffer is full: it never waits longer
+    than for its first bytes, yet a fast link hands over a megabyte per call, not 100 KiB, and
+    the per-call bookkeeping stays small. http.client's length bookkeeping is kept, so a body
+    read to its end leaves the connection reusable.
+    """
+    may_hold_bytes = True
+    raw_socket = getattr(getattr(buffered, "raw", None), "_sock", None)
+    poller: Optional[select.poll] = None
+    if raw_socket is not None and hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(raw_socket, select.POLLIN)
+
+    def read(view: memoryview) -> int:
+        nonlocal may_hold_bytes
+        remaining = fp.length
+        if remaining is not None:
+            if remaining <= 0:
+                return 0
+            if len(view) > remaining:
+                view = view[:remaining]
+        count: int
+        if may_hold_bytes:
+            data = buffered.read1(len(view))
+            count = len(data)
+            view[:count] = data
+            may_hold_bytes = count == len(view)
+        else:
+            count = buffered.readinto1(view)
+            if poller is not None:
+                while 0 < count < len(view) and poller.poll(0):
+                    more: int = buffered.readinto1(view[count:])
+                    if not more:
+                        break
+                    count += more
+        if remaining is not None:
+            fp.length = remaining - count
+        if not count or fp.length == 0:
+            fp._close_conn()  # type: ignore[attr-defined]
+        return count
+
+    return read
 
 
 def proxies_configured() -> bool:
@@ -273,6 +412,7 @@ class HttpClient:
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         address_policy: Optional[AddressPolicy] = None,
         own_session: bool = False,
+        pool_size: int = 10,
     ) -> None:
         self.session = session
         self.timeouts = timeouts
@@ -284,7 +424,14 @@ class HttpClient:
         # (merging settings, reading proxy variables, hooks, cookies) is most of the cost of a
         # small file. A caller's session always gets the full Session.request.
         self._direct = own_session and not proxies_configured()
+        # Plain http on that path skips requests and urllib3 altogether (:mod:`._wire`).
+        self._wire = WirePool(max(10, pool_size)) if self._direct else None
         self._urllib3_timeout = urllib3.Timeout(connect=timeouts.connect, read=timeouts.read)
+
+    def close_idle(self) -> None:
+        """Close the keep-alive connections nobody uses now (fetchq's own, not the session's)."""
+        if self._wire is not None:
+            self._wire.close()
 
     def open(
         self, url: str, headers: Mapping[str, str], token: Optional[str]
@@ -304,7 +451,7 @@ class HttpClient:
                 response = self._send_untrusted(current, headers)
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 location = response.headers["location"]
-                _discard(response)
+                response.discard()
                 following = urljoin(current, location)
                 scheme = urlsplit(following).scheme.lower()
                 if scheme not in ("http", "https"):
@@ -333,7 +480,7 @@ class HttpClient:
             allow_redirects=False,
             timeout=self.timeouts.as_requests(),
         )
-        return HttpResponse.of_requests(response)
+        return Urllib3Response.of_requests(response)
 
     def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A hop to another origin: no session headers, auth or cookies, only ours."""
@@ -351,10 +498,23 @@ class HttpClient:
             timeout=self.timeouts.as_requests(),
             **settings,
         )
-        return HttpResponse.of_requests(response)
+        return Urllib3Response.of_requests(response)
 
     def _send_direct(self, url: str, headers: dict[str, str]) -> HttpResponse:
-        """GET through the session's mounted adapter, as ``HTTPAdapter.send`` would."""
+        """GET over fetchq's own connections: plain http by :mod:`._wire`, the rest through the
+        session's mounted adapter, as ``HTTPAdapter.send`` would."""
+        headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("Accept", "*/*")
+        if self._wire is not None and can_send(url):
+            return send_get(
+                self._wire,
+                url,
+                headers,
+                self.timeouts.connect,
+                self.timeouts.read,
+                _check_connected,
+                _report_socket,
+            )
         adapter = self.session.get_adapter(url)
         assert isinstance(adapter, HTTPAdapter)
         target = requests.PreparedRequest()
@@ -362,8 +522,6 @@ class HttpClient:
         pool = adapter.get_connection_with_tls_context(target, verify=True)
         assert isinstance(pool, HTTPConnectionPool)
         cast(Any, adapter).cert_verify(pool, url, True, None)  # untyped in the stubs
-        headers.setdefault("User-Agent", USER_AGENT)
-        headers.setdefault("Accept", "*/*")
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         raw = pool.urlopen(
@@ -377,7 +535,7 @@ class HttpClient:
             retries=False,
             timeout=self._urllib3_timeout,
         )
-        return HttpResponse.of_urllib3(raw)
+        return Urllib3Response.of_urllib3(raw)
 
     def _check_address_before_connect(self, url: str) -> None:
         """With a caller's session the connect-time hook is absent: check the resolved names."""
@@ -394,28 +552,9 @@ class HttpClient:
                 raise BlockedAddressError(f"refused to connect to non-public address {address}")
 
 
-def _discard(response: HttpResponse) -> None:
-    """Drop a response we do not read: drain a small body to keep the connection, else close."""
-    try:
-        length = int(response.headers.get("content-length", "-1"))
-    except ValueError:
-        length = -1
-    if 0 <= length <= 65536:
-        with suppress(Exception):
-            response.raw.drain_conn()
-    response.close()
-
-
 def status_phrase(status: int) -> str:
     """The standard reason phrase, for servers that send none."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return f"HTTP {status}"
-
-
-def socket_of(response: HttpResponse) -> Optional[socket.socket]:
-    """The socket a streamed response reads from, when urllib3 exposes it."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None

@@ -56,6 +56,7 @@ from ._job import (
 from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, RateLimiter
 from ._probe import ProbeResult, probe
+from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
 from ._segments import load_part_state, remove_partial
 from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
@@ -118,6 +119,7 @@ class _Running:
         self.host_slots = service._host_slots
         self.throttle = ProgressThrottle()
         self.resume_after_pause = False
+        self.started = time.monotonic()
 
     def claim(self, path: Path) -> bool:
         return self.service._claim(self.job, path)
@@ -215,11 +217,14 @@ class DownloadQueueService:
         if address_policy is None and not allow_private_addresses:
             address_policy = is_public_address
         own_session = requests_session is None
-        session = requests_session or make_session(
-            pool_size=max_parallel_dl * max_connections_per_download
-        )
+        pool_size = max_parallel_dl * max_connections_per_download
+        session = requests_session or make_session(pool_size=pool_size)
         self._client = HttpClient(
-            session, settings.timeouts, address_policy=address_policy, own_session=own_session
+            session,
+            settings.timeouts,
+            address_policy=address_policy,
+            own_session=own_session,
+            pool_size=pool_size,
         )
 
         self._lock = threading.Lock()
@@ -612,6 +617,7 @@ class DownloadQueueService:
         for worker in workers:
             if worker is not threading.current_thread():
                 worker.join(max(0.0, deadline - time.monotonic()))
+        self._client.close_idle()
         self._flush_journal()
 
     def close(self) -> None:
@@ -764,11 +770,19 @@ class DownloadQueueService:
                     if self._stopped or len(self._workers) > self._max_parallel:
                         self._workers.discard(me)
                         return
-                    if self._heap and len(self._running) < self._max_parallel:
-                        job = self._pop_next()
-                        if job is not None:
-                            break
-                    self._work_available.wait()
+                    delay = None
+                    if self._heap:
+                        delay = start_delay(
+                            (other.started for other in self._running.values()),
+                            self._max_parallel,
+                            time.monotonic(),
+                        )
+                        if delay == 0.0:
+                            job = self._pop_next()
+                            if job is not None:
+                                break
+                            delay = None
+                    self._work_available.wait(delay)
                 running = self._start_job(job)
             self._deliver(job)
             self._run(job, running)

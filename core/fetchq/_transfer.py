@@ -16,13 +16,12 @@ import http.client
 import logging
 import os
 import random
-import select
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol, Union
+from typing import Optional, Protocol, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -46,7 +45,6 @@ from ._http import (
     HttpClient,
     HttpResponse,
     origin_of,
-    socket_of,
     status_phrase,
     watched,
 )
@@ -71,6 +69,7 @@ from ._storage import (
     promote,
     same_file_contents,
 )
+from ._wire import BodyReader
 
 logger = logging.getLogger("fetchq")
 
@@ -238,86 +237,6 @@ def _content_length(response: HttpResponse) -> Optional[int]:
     return length if length >= 0 else None
 
 
-BodyReader = Callable[[memoryview], int]
-
-
-def body_reader(response: HttpResponse) -> BodyReader:
-    """A ``readinto`` for the response body that copies once, from the socket into our buffer.
-
-    urllib3's own ``readinto`` reads into a temporary ``bytes`` first; http.client's does not.
-    Bytes are written as served (we ask for ``identity``), so no decoding is wanted either way.
-    """
-    raw = response.raw
-    fp = getattr(raw, "_fp", None)
-    buffered = getattr(fp, "fp", None)
-    if (
-        isinstance(fp, http.client.HTTPResponse)
-        and not fp.chunked
-        and hasattr(buffered, "readinto1")
-        and hasattr(fp, "_close_conn")
-    ):
-        return _length_reader(fp, buffered)
-
-    def read(view: memoryview) -> int:
-        data = raw.read(len(view), decode_content=False)
-        view[: len(data)] = data
-        return len(data)
-
-    return read
-
-
-def _length_reader(fp: http.client.HTTPResponse, buffered: Any) -> BodyReader:
-    """Read what one ``recv`` returns, straight into the caller's buffer.
-
-    ``readinto`` would wait until the whole buffer is full, hiding progress on slow links;
-    ``readinto1`` returns as soon as bytes arrive. But while the BufferedReader still holds bytes
-    (those that came with the headers), ``readinto1`` copies them and then makes a blocking
-    socket read anyway, so a stall loses them; ``read1`` returns buffered bytes alone. We use
-    ``read1`` until the buffer is provably empty (it returned less than asked), then the
-    single-copy ``readinto1``. After its first bytes, a read goes on taking what is already
-    waiting in the socket (a zero-timeout poll) until the buffer is full: it never waits longer
-    than for its first bytes, yet a fast link hands over a megabyte per call, not 100 KiB, and
-    the per-call bookkeeping stays small. http.client's length bookkeeping is kept, so a body
-    read to its end leaves the connection reusable.
-    """
-    may_hold_bytes = True
-    raw_socket = getattr(getattr(buffered, "raw", None), "_sock", None)
-    poller: Optional[select.poll] = None
-    if raw_socket is not None and hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(raw_socket, select.POLLIN)
-
-    def read(view: memoryview) -> int:
-        nonlocal may_hold_bytes
-        remaining = fp.length
-        if remaining is not None:
-            if remaining <= 0:
-                return 0
-            if len(view) > remaining:
-                view = view[:remaining]
-        count: int
-        if may_hold_bytes:
-            data = buffered.read1(len(view))
-            count = len(data)
-            view[:count] = data
-            may_hold_bytes = count == len(view)
-        else:
-            count = buffered.readinto1(view)
-            if poller is not None:
-                while 0 < count < len(view) and poller.poll(0):
-                    more: int = buffered.readinto1(view[count:])
-                    if not more:
-                        break
-                    count += more
-        if remaining is not None:
-            fp.length = remaining - count
-        if not count or fp.length == 0:
-            fp._close_conn()  # type: ignore[attr-defined]
-        return count
-
-    return read
-
-
 _buffers = threading.local()
 
 
@@ -332,9 +251,7 @@ def _thread_buffer(size: int) -> bytearray:
 def _finish_response(response: HttpResponse, fully_read: bool) -> None:
     """Give the connection back to the pool when its body was read to the end, else close it."""
     if fully_read:
-        release = getattr(response.raw, "release_conn", None)
-        if release is not None:
-            release()
+        response.release()
     response.close()
 
 
@@ -434,9 +351,8 @@ class Transfer:
         try:
             with watched(self.signal, self.client.address_policy) as scope:
                 response = self._open(headers)
-                sock = socket_of(response)
-                if sock is not None:
-                    scope.attach(sock)
+                if response.socket is not None:
+                    scope.attach(response.socket)
                 try:
                     return self._handle(response, wanted)
                 finally:
@@ -750,7 +666,7 @@ class Transfer:
     def _stream(self, response: HttpResponse, start: int, end: Optional[int]) -> None:
         """Read a body of unknown length (or from a server without ranges) in this thread."""
         assert self._part is not None
-        part, limiter, read = self._part, self.host.limiter, body_reader(response)
+        part, limiter, read = self._part, self.host.limiter, response.body_reader()
         view = memoryview(self._buffer)
         offset = self._stream_offset = start
         while end is None or offset < end:
@@ -1031,7 +947,7 @@ class Transfer:
         assert self._plan is not None
         assert self._part is not None
         plan, part, limiter = self._plan, self._part, self.host.limiter
-        read = body_reader(response)
+        read = response.body_reader()
         stop = self._stop_connections
         while True:
             wanted = min(limiter.chunk_size(len(view)), segment.end - segment.position)

@@ -1,0 +1,405 @@
+"""A lean HTTP/1.1 GET for plain ``http://`` URLs, over pooled keep-alive sockets.
+
+For a small file, most of the time requests and urllib3 take goes to building the request and
+parsing the answer (http.client hands the headers to the ``email`` package): about half a
+millisecond a file, more than the file itself costs on a fast link. This client does only what
+fetchq's transfers use: one GET, status and headers into a dict, and a body read straight from
+the socket into the caller's buffer, framed by Content-Length, chunked coding or the end of the
+connection. It is used for fetchq's own session without a proxy; TLS, proxies, URLs with
+credentials and callers' sessions keep going through requests.
+
+Malformed answers raise :class:`WireError`, an ``http.client.HTTPException`` like http.client's
+own, so transfers retry them the same way. A connection goes back to the pool only after its
+body was read exactly to its end; one that answered with extra bytes, or says ``close``, never.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import select
+import socket
+import threading
+import weakref
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Optional
+from urllib.parse import quote, urlsplit
+
+BodyReader = Callable[[memoryview], int]
+"""Reads the next bytes of a body into the view; returns how many, 0 at the end."""
+
+MAX_HEAD = 64 * 1024
+"""Bytes a status line and headers may take together (http.client allows 100 lines of 64 KiB)."""
+MAX_HEADERS = 100
+_RECV = 64 * 1024
+_NO_BODY = frozenset({204, 304})
+_SAFE_IN_TARGET = "!#$%&'()*+,/:;=?@[]~"
+
+
+class WireError(http.client.HTTPException):
+    """The server's answer is not HTTP/1.x as we can read it."""
+
+
+def can_send(url: str) -> bool:
+    """Whether this client handles ``url``: plain http, no credentials in it."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() == "http" and parts.username is None and parts.password is None
+
+
+class _Connection:
+    """One socket and the bytes read from it but not yet used."""
+
+    __slots__ = ("key", "pending", "poller", "sock")
+
+    def __init__(self, key: tuple[str, int], sock: socket.socket) -> None:
+        self.key = key
+        self.sock = sock
+        self.pending = bytearray()
+        self.poller: Optional[select.poll] = None
+        if hasattr(select, "poll"):
+            self.poller = select.poll()
+            self.poller.register(sock, select.POLLIN)
+
+    def readable_now(self) -> bool:
+        """Bytes (or the end) are waiting: a check that never blocks."""
+        if self.poller is not None:
+            return bool(self.poller.poll(0))
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self.sock.close()
+
+
+class WirePool:
+    """Idle keep-alive connections by (host, port); at most ``per_host`` kept for each."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, int], collections.deque[_Connection]] = {}
+        weakref.finalize(self, _close_all, self._idle)  # a pool nobody closed
+
+    def take(self, key: tuple[str, int]) -> Optional[_Connection]:
+        """An idle connection the server has not closed meanwhile, or None."""
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                connection = idle.pop() if idle else None
+            if connection is None:
+                return None
+            # An idle connection with anything to read was closed by the server (or holds
+            # bytes nobody asked for): either way it cannot carry another request.
+            if not connection.pending and not connection.readable_now():
+                return connection
+            connection.close()
+
+    def give(self, connection: _Connection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(connection.key, collections.deque())
+            if len(idle) < self.per_host:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close every idle connection; the pool stays usable."""
+        with self._lock:
+            idle = dict(self._idle)
+            self._idle.clear()
+        _close_all(idle)
+
+
+def _close_all(idle: dict[tuple[str, int], collections.deque[_Connection]]) -> None:
+    for connections in idle.values():
+        for connection in connections:
+            connection.close()
+
+
+OnSocket = Callable[[socket.socket], None]
+"""Called with every socket a request uses before it blocks on it (may raise to refuse it)."""
+
+
+def send_get(
+    pool: WirePool,
+    url: str,
+    headers: dict[str, str],
+    connect_timeout: float,
+    read_timeout: float,
+    on_new_socket: OnSocket,
+    on_socket: OnSocket,
+) -> WireResponse:
+    """Send ``GET url`` with ``headers`` and read the status and headers of the answer.
+
+    A reused connection that turns out to be closed before the first byte of the answer is
+    replaced by a new one once (a GET may be sent again); any other failure raises.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 80
+    key = (host, port)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = quote(path, _SAFE_IN_TARGET)
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != 80:
+        host_header += f":{port}"
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}"]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise WireError(f"invalid header {name!r}")
+        lines.append(f"{name}: {value}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+
+    reused = pool.take(key)
+    if reused is not None:
+        on_socket(reused.sock)
+        try:
+            return _exchange(pool, reused, request, read_timeout)
+        except _ClosedBeforeAnswer:
+            reused.close()
+    sock = socket.create_connection(key, timeout=connect_timeout)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        on_new_socket(sock)
+        on_socket(sock)
+    except BaseException:
+        sock.close()
+        raise
+    connection = _Connection(key, sock)
+    try:
+        return _exchange(pool, connection, request, read_timeout)
+    except _ClosedBeforeAnswer as exc:
+        connection.close()
+        raise http.client.RemoteDisconnected(
+            "the server closed the connection without answering"
+        ) from exc
+
+
+class _ClosedBeforeAnswer(Exception):
+    pass
+
+
+def _exchange(
+    pool: WirePool, connection: _Connection, request: bytes, read_timeout: float
+) -> WireResponse:
+    sock = connection.sock
+    try:
+        sock.settimeout(read_timeout)
+        try:
+            sock.sendall(request)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            raise _ClosedBeforeAnswer() from exc
+        while True:  # skip 1xx interim answers
+            head = _read_head(connection)
+            response = WireResponse(pool, connection, head)
+            if not 100 <= response.status_code < 200:
+                return response
+    except _ClosedBeforeAnswer:
+        raise
+    except BaseException:
+        connection.close()
+        raise
+
+
+def _read_head(connection: _Connection) -> bytes:
+    buffer = connection.pending
+    searched = 0
+    while True:
+        end = buffer.find(b"\r\n\r\n", max(0, searched - 3))
+        if end >= 0:
+            head = bytes(buffer[:end])
+            del buffer[: end + 4]
+            return head
+        if len(buffer) > MAX_HEAD:
+            raise WireError("the response headers are too long")
+        searched = len(buffer)
+        try:
+            data = connection.sock.recv(_RECV)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            if not buffer:
+                raise _ClosedBeforeAnswer() from exc
+            raise
+        if not data:
+            if not buffer:
+                raise _ClosedBeforeAnswer()
+            raise http.client.IncompleteRead(bytes(buffer))
+        buffer += data
+
+
+class WireResponse:
+    """Status, headers and body of one answer; gives its connection back when read to the end."""
+
+    def __init__(self, pool: WirePool, connection: _Connection, head: bytes) -> None:
+        self._pool = pool
+        self._connection: Optional[_Connection] = connection
+        lines = head.decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise WireError(f"bad status line {lines[0][:100]!r}")
+        if len(lines) > MAX_HEADERS + 1:
+            raise WireError("too many response headers")
+        self.status_code = int(code)
+        self.reason = reason.strip()
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                raise WireError(f"bad header line {line[:100]!r}")
+            name = name.lower()
+            value = value.strip(" \t")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        self.headers = headers
+        self.socket: Optional[socket.socket] = connection.sock
+        self._keep_alive = version == "HTTP/1.1" and "close" not in _tokens(
+            headers.get("connection", "")
+        )
+        self._chunked = "chunked" in _tokens(headers.get("transfer-encoding", ""))
+        self._remaining: Optional[int] = None  # bytes of the body (or chunk) still to come
+        self._finished = False
+        if self.status_code in _NO_BODY or self._chunked:
+            self._remaining = 0
+        else:
+            length = headers.get("content-length")
+            if length is not None:
+                if not length.isdigit():
+                    raise WireError(f"bad Content-Length {length[:40]!r}")
+                self._remaining = int(length)
+            else:
+                self._keep_alive = False  # the body ends when the connection does
+        if not self._chunked and self._remaining == 0:
+            self._finished = True
+
+    # -- the body ---------------------------------------------------------------------------
+
+    def body_reader(self) -> BodyReader:
+        return self.readinto
+
+    def readinto(self, view: memoryview) -> int:
+        """Bytes that have arrived (waiting for the first ones), up to ``len(view)``.
+
+        0 at the end of the body, and also when a body with a length ends early (the caller
+        compares what it got with the length); a chunked body that ends early raises.
+        """
+        if self._finished or not len(view):
+            return 0
+        connection = self._connection
+        if connection is None:
+            raise ValueError("read from a closed response")
+        if self._chunked:
+            return self._read_chunked(connection, view)
+        remaining = self._remaining
+        if remaining is not None and len(view) > remaining:
+            view = view[:remaining]
+        count = self._read_some(connection, view)
+        if remaining is not None:
+            if not count:  # the end came early: the caller sees 0 bytes short of the length
+                self._keep_alive = False
+                return 0
+            self._remaining = remaining - count
+            if self._remaining == 0:
+                self._finished = True
+        elif not count:
+            self._finished = True
+        return count
+
+    def _read_some(self, connection: _Connection, view: memoryview) -> int:
+        pending = connection.pending
+        if pending:
+            count = min(len(view), len(pending))
+            view[:count] = pending[:count]
+            del pending[:count]
+            return count
+        count = connection.sock.recv_into(view)
+        # Take what else has already arrived, without waiting: a fast link fills the whole
+        # buffer in one call, a slow one still reports its bytes as soon as they come.
+        while 0 < count < len(view) and connection.readable_now():
+            more = connection.sock.recv_into(view[count:])
+            if not more:
+                break
+            count += more
+        return count
+
+    def _read_chunked(self, connection: _Connection, view: memoryview) -> int:
+        if not self._remaining:
+            size = self._next_chunk_size(connection)
+            if size == 0:
+                self._skip_trailers(connection)
+                self._finished = True
+                return 0
+            self._remaining = size
+        assert self._remaining is not None
+        count = self._read_some(connection, view[: self._remaining])
+        if not count:
+            raise http.client.IncompleteRead(b"", self._remaining)
+        self._remaining -= count
+        if self._remaining == 0:
+            self._expect_line_end(connection)
+        return count
+
+    def _line(self, connection: _Connection) -> bytes:
+        pending = connection.pending
+        while True:
+            end = pending.find(b"\r\n")
+            if end >= 0:
+                line = bytes(pending[:end])
+                del pending[: end + 2]
+                return line
+            if len(pending) > 4096:
+                raise WireError("a chunk header is too long")
+            data = connection.sock.recv(_RECV)
+            if not data:
+                raise http.client.IncompleteRead(bytes(pending))
+            pending += data
+
+    def _next_chunk_size(self, connection: _Connection) -> int:
+        text = self._line(connection).split(b";", 1)[0].strip()
+        try:
+            size = int(text, 16)
+        except ValueError:
+            raise WireError(f"bad chunk size {text[:20]!r}") from None
+        if size < 0:
+            raise WireError("negative chunk size")
+        return size
+
+    def _expect_line_end(self, connection: _Connection) -> None:
+        if self._line(connection):
+            raise WireError("a chunk is longer than its size")
+
+    def _skip_trailers(self, connection: _Connection) -> None:
+        for _ in range(MAX_HEADERS + 1):
+            if not self._line(connection):
+                return
+        raise WireError("too many trailer lines")
+
+    # -- the connection ---------------------------------------------------------------------
+
+    def release(self) -> None:
+        """Keep the connection for the next request when this body was read to its end."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if self._finished and self._keep_alive:
+            self._pool.give(connection)
+        else:
+            connection.close()
+
+    def discard(self) -> None:
+        """Drop an answer we do not read: keep the connection if its body is small, else close."""
+        if self._connection is not None and not self._chunked and (self._remaining or 0) <= 65536:
+            with suppress(Exception):
+                scratch = memoryview(bytearray(65536))
+                while self.readinto(scratch):
+                    pass
+        self.release()
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _tokens(value: str) -> set[str]:
+    return {token.strip().lower() for token in value.split(",")}

@@ -1,0 +1,47 @@
+"""The queue's ramp: quick jobs do not crowd each other; slow ones reach max_parallel_dl."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from fetchq._ramp import RAMP_SETTLE, RAMP_START, start_delay
+from fetchq.testing import TestServer
+from tests.helpers import LONG, QueueFactory, wait_until
+
+
+def test_the_first_jobs_start_at_once() -> None:
+    assert start_delay([], limit=8, now=100.0) == 0.0
+    started = [100.0] * (RAMP_START - 1)
+    assert start_delay(started, limit=8, now=100.0) == 0.0
+
+
+def test_one_more_starts_once_every_running_job_has_run_a_while() -> None:
+    started = [99.0] * (RAMP_START - 1) + [100.0]
+    assert start_delay(started, limit=8, now=100.0) == pytest.approx(RAMP_SETTLE)
+    halfway = 100.0 + RAMP_SETTLE / 2
+    assert start_delay(started, limit=8, now=halfway) == pytest.approx(RAMP_SETTLE / 2)
+    assert start_delay(started, limit=8, now=100.0 + RAMP_SETTLE) == 0.0
+    assert start_delay(started, limit=8, now=105.0) == 0.0
+
+
+def test_never_beyond_the_limit() -> None:
+    assert start_delay([0.0, 0.0], limit=2, now=100.0) is None
+    assert start_delay([0.0] * 9, limit=8, now=100.0) is None
+
+
+def test_jobs_that_wait_on_the_network_all_run_together(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    gate = threading.Event()
+    url = server.add("/held", b"h" * 100, gate=gate)
+    queue = make_queue(max_parallel_dl=6)
+    jobs = [queue.download(url, downloads / f"{i}.bin") for i in range(8)]
+    wait_until(lambda: sum(j.running for j in jobs) == 6)
+    wait_until(lambda: len(server.requests_for("/held")) == 6)
+    assert [j.running for j in jobs] == [True] * 6 + [False] * 2
+    gate.set()
+    assert queue.join(LONG)
+    assert all(j.complete for j in jobs)
