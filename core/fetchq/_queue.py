@@ -946,7 +946,9 @@ class DownloadQueueService:
         """Queue an event and its callback for delivery (lock held)."""
         outbox = self._outboxes.get(job.id)
         if outbox is not None:
-            outbox.items.append((name, make_event(name, job, **fields)))
+            # The event is a snapshot of this moment, so it is built now; without a bus, never.
+            event = make_event(name, job, **fields) if self._event_bus is not None else None
+            outbox.items.append((name, event))
 
     def _post(self, job: DownloadJob, name: str, **fields: object) -> None:
         with self._lock:
@@ -967,7 +969,7 @@ class DownloadQueueService:
                     handler = getattr(job, handler_name) or getattr(self._callbacks, handler_name)
                     if handler is not None:
                         call_safely(handler, job)
-                if self._event_bus is not None:
+                if event is not None and self._event_bus is not None:
                     publish(self._event_bus, event, job)
         self._journal_soon()
 
