@@ -23,7 +23,8 @@ class Growth(Enum):
     KEEP_TWO = "keep-two"
     """Two helped a little; more would not."""
     BACK_TO_ONE = "back-to-one"
-    """Two were no faster than one: the second stops and hands back its range."""
+    """Two were no faster than one: the second stops and hands back its range; after
+    ``RETRIAL_AFTER`` seconds the probe starts again (from ``ONE``)."""
     SETTLED = "settled"
     """One connection is enough (the rest is short, or no second connection could start)."""
 
@@ -32,6 +33,9 @@ GROW_IF_FASTER_BY = 1.5
 """Two connections must be this much faster than one before the rest are added."""
 KEEP_IF_FASTER_BY = 1.2
 """Below this gain the second connection costs more (CPU, disk seeks) than it brings."""
+RETRIAL_AFTER = 1.0
+"""Seconds after going back to one connection before probing again: a short measurement can
+be wrong, and a download that still has long to go is worth a second look."""
 
 
 def after_one(speed: float, left: int, split_if_longer_than: float) -> Growth:

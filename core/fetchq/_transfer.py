@@ -38,7 +38,7 @@ from ._exceptions import (
     SizeMismatch,
     TransferError,
 )
-from ._growth import Growth, after_one, after_two
+from ._growth import RETRIAL_AFTER, Growth, after_one, after_two
 from ._http import (
     AbortReason,
     AbortSignal,
@@ -98,7 +98,7 @@ class TransferSettings:
     """Seconds a large file runs on one connection before deciding whether to add more."""
     split_if_longer_than: float = 1.0
     """Add connections when, at one connection's speed, the rest would take longer."""
-    sidecar_interval: float = 0.25
+    sidecar_interval: float = 0.1
     """Seconds between sidecar saves while bytes arrive: what a kill -9 can cost, at most."""
     lazy_sidecar_below: int = 1 * MiB
     """Downloads smaller than this write their sidecar only when interrupted or slow."""
@@ -799,21 +799,30 @@ class Transfer:
             return False
 
         start(response, first, False)  # the first response uses this job's own slot
-        probe_start, probe_bytes = time.monotonic(), plan.bytes_done()
+        # The first tick only starts the clock: what the socket buffers held when the body
+        # began arrives in a burst and would make one connection look faster than it is.
+        probe_start: Optional[float] = None
+        probe_bytes = 0
         single_speed = 0.0
+        retrial_at = 0.0
         stage = Growth.ONE
         while alive:
             if finished.acquire(timeout=TICK_SECONDS):
                 alive -= 1
             now = time.monotonic()
             self._tick(now)
+            if probe_start is None:
+                probe_start, probe_bytes = now, plan.bytes_done()
+                continue
             if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self.settings.split_after:
                 speed = (plan.bytes_done() - probe_bytes) / (now - probe_start)
                 if stage is Growth.ONE:
                     left = plan.total - plan.bytes_done()
                     stage = after_one(speed, left, self.settings.split_if_longer_than)
+                    # No free slot for the trial (other downloads of this host hold them all):
+                    # stay on one and ask again after the next measurement.
                     if stage is Growth.TWO and not add_one():
-                        stage = Growth.SETTLED
+                        stage = Growth.ONE
                     single_speed = speed
                 else:
                     stage = after_two(speed, single_speed)
@@ -827,7 +836,13 @@ class Transfer:
                     if stage is Growth.BACK_TO_ONE:
                         for halt in halts:
                             halt.set()
+                        retrial_at = now + RETRIAL_AFTER
                 probe_start, probe_bytes = now, plan.bytes_done()
+            elif stage is Growth.BACK_TO_ONE and now >= retrial_at:
+                # One judgement from a tenth of a second can be wrong (servers shape speed in
+                # bursts): while the download still has a while to go, try again.
+                stage, probe_start = Growth.ONE, None
+                continue
             if stage is Growth.GROW:
                 while add_one():
                     pass
