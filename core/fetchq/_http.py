@@ -11,6 +11,7 @@ them (:func:`watched`), so cancel and pause can shut a socket down while a read 
 from __future__ import annotations
 
 import enum
+import functools
 import http.client
 import ipaddress
 import re
@@ -235,6 +236,7 @@ def token_for(url: str, rules: Iterable[TokenRule]) -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def origin_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) with the scheme's default port filled in."""
     parts = urlsplit(url)

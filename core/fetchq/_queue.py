@@ -997,8 +997,8 @@ class DownloadQueueService:
         Workers need not wait for the disk: a lost "completed" record costs nothing, since a
         restored job finds its identical file and completes without downloading.
         """
-        if self._journal is not None:
-            self._journal_wake.set()
+        if self._journal is not None and not self._journal_wake.is_set():
+            self._journal_wake.set()  # already set: the writer has yet to clear it and flush
 
     def _journal_writer(self) -> None:
         while not self._journal_closing.is_set():

@@ -16,6 +16,7 @@ body was read exactly to its end; one that answered with extra bytes, or says ``
 from __future__ import annotations
 
 import collections
+import functools
 import http.client
 import select
 import socket
@@ -43,8 +44,22 @@ class WireError(http.client.HTTPException):
 
 def can_send(url: str) -> bool:
     """Whether this client handles ``url``: plain http, no credentials in it."""
+    return _request_line_parts(url) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_line_parts(url: str) -> Optional[tuple[tuple[str, int], str, str]]:
+    """(host, port), request target and Host header of a URL this client sends, else None."""
     parts = urlsplit(url)
-    return parts.scheme.lower() == "http" and parts.username is None and parts.password is None
+    if parts.scheme.lower() != "http" or parts.username is not None or parts.password is not None:
+        return None
+    host = parts.hostname or ""
+    port = parts.port or 80
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != 80:
+        host_header += f":{port}"
+    return (host, port), quote(path, _SAFE_IN_TARGET), host_header
 
 
 class _Connection:
@@ -136,15 +151,10 @@ def send_get(
     A reused connection that turns out to be closed before the first byte of the answer is
     replaced by a new one once (a GET may be sent again); any other failure raises.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or 80
-    key = (host, port)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    target = quote(path, _SAFE_IN_TARGET)
-    host_header = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != 80:
-        host_header += f":{port}"
+    request_parts = _request_line_parts(url)
+    if request_parts is None:
+        raise WireError(f"not a plain http URL: {url.split(':', 1)[0]}:")
+    key, target, host_header = request_parts
     lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}"]
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
