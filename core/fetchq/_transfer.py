@@ -90,10 +90,12 @@ class TransferSettings:
     """Files with at least this much left to fetch may use several connections."""
     min_split: int = 1 * MiB
     """A range is never split into pieces smaller than this."""
-    buffer_size: int = 1 * MiB
-    """Bytes one read may return, on a single connection."""
+    buffer_size: int = 256 * 1024
+    """Bytes one read (and one write) may move, on a job's first connection. Not more: on this
+    machine's kernel, 1 MiB writes into the page cache were at times 1.6x slower per byte
+    (1 GiB: 1.6 s against 1.0 s for 256 KiB writes), while 256 KiB cost 8 % at best."""
     segment_buffer_size: int = 256 * 1024
-    """The same for each extra connection of a split file: 16 of them stay small."""
+    """The same for each extra connection of a split file."""
     split_after: float = 0.1
     """Seconds a large file runs on one connection before deciding whether to add more."""
     split_if_longer_than: float = 1.0
@@ -241,7 +243,7 @@ _buffers = threading.local()
 
 
 def _thread_buffer(size: int) -> bytearray:
-    """A read buffer reused by every transfer a worker thread runs: no 1 MiB allocation per job."""
+    """A read buffer reused by every transfer a worker thread runs: no allocation per job."""
     buffer: Optional[bytearray] = getattr(_buffers, "buffer", None)
     if buffer is None or len(buffer) != size:
         buffer = _buffers.buffer = bytearray(size)
