@@ -34,7 +34,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._exceptions import BlockedAddressError, RedirectError
 from ._retry import Timeouts
-from ._wire import BodyReader, WirePool, can_send, send_get
+from ._wire import DRAIN_AT_MOST, BodyReader, WirePool, can_send, send_get
 
 USER_AGENT = "fetchq/0.1 (+https://github.com/fetchq/fetchq)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -332,7 +332,7 @@ class Urllib3Response:
             length = int(self.headers.get("content-length", "-1"))
         except ValueError:
             length = -1
-        if 0 <= length <= 65536:
+        if 0 <= length <= DRAIN_AT_MOST:
             with suppress(Exception):
                 self.raw.drain_conn()
         self.raw.close()

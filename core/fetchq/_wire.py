@@ -33,6 +33,8 @@ BodyReader = Callable[[memoryview], int]
 MAX_HEAD = 64 * 1024
 """Bytes a status line and headers may take together (http.client allows 100 lines of 64 KiB)."""
 MAX_HEADERS = 100
+DRAIN_AT_MOST = 64 * 1024
+"""A body nobody reads is read to its end, to keep the connection, only up to this length."""
 _RECV = 64 * 1024
 _NO_BODY = frozenset({204, 304})
 _SAFE_IN_TARGET = "!#$%&'()*+,/:;=?@[]~"
@@ -398,9 +400,10 @@ class WireResponse:
 
     def discard(self) -> None:
         """Drop an answer we do not read: keep the connection if its body is small, else close."""
-        if self._connection is not None and not self._chunked and (self._remaining or 0) <= 65536:
+        length = None if self._chunked else self._remaining  # None: it ends when the socket does
+        if self._connection is not None and length is not None and length <= DRAIN_AT_MOST:
             with suppress(Exception):
-                scratch = memoryview(bytearray(65536))
+                scratch = memoryview(bytearray(DRAIN_AT_MOST))
                 while self.readinto(scratch):
                     pass
         self.release()

@@ -16,10 +16,10 @@ from typing import Optional
 
 import pytest
 
-from fetchq import DownloadJobStatus, RetryPolicy
+from fetchq import DownloadJobStatus, RetryPolicy, Timeouts
 from fetchq._wire import WireError, WirePool, can_send, send_get
 from fetchq.testing import TestServer
-from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256
+from tests.helpers import LONG, SHORT, QueueFactory, file_sha256, payload, sha256
 
 Script = Callable[[int, int, bytes], Optional[bytes]]
 """(connection number, request number on it, request) -> bytes to answer, or None to close.
@@ -191,6 +191,25 @@ def test_a_body_ended_by_closing_the_connection(
     job = queue.download(server.url("/eof.bin"), downloads)
     assert queue.wait_for_job(job, LONG).complete
     assert file_sha256(downloads / "eof.bin") == sha256(data)
+
+
+def test_a_redirect_without_a_length_is_dropped_not_read_to_its_end(
+    make_queue: QueueFactory, scripted: Callable[[Script], ScriptedServer], downloads: Path
+) -> None:
+    data = payload(3000)
+
+    def script(conn: int, index: int, request: bytes) -> Optional[bytes]:
+        if b"/moved" in request:  # a body with no length on a connection the server keeps open
+            return b"HTTP/1.1 302 Found\r\nLocation: /target.bin\r\n\r\n" + b"x" * 100_000
+        return ok(data)
+
+    server = scripted(script)
+    queue = make_queue(timeouts=Timeouts(connect=5.0, read=30.0))
+    job = queue.download(server.url("/moved"), downloads)
+    queue.wait_for_job(job, SHORT)  # reading that body to its end would wait out the 30 s
+    assert job.status == DownloadJobStatus.COMPLETED
+    assert file_sha256(downloads / "target.bin") == sha256(data)
+    assert [conn for conn, _ in server.requests] == [0, 1]
 
 
 @pytest.mark.parametrize(
