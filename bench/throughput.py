@@ -165,17 +165,13 @@ def url_list(out_root: Path, urls: list[str]) -> Path:
 
 
 def commands(out_root: Path) -> dict[str, Command]:
+    def python_peer(script: str, option: str, value: int, urls: list[str], out: Path) -> list[str]:
+        """fetchq and the Python peers: a script in bench/ with --dest, one option and -i."""
+        listing = str(url_list(out_root, urls))
+        return [PYTHON, str(HERE / script), "--dest", str(out), option, str(value), "-i", listing]
+
     def fetchq(s: Scenario, urls: list[str], out: Path) -> list[str]:
-        return [
-            PYTHON,
-            str(HERE / "fetchq_bench.py"),
-            "--dest",
-            str(out),
-            "--parallel",
-            str(s.parallel),
-            "-i",
-            str(url_list(out_root, urls)),
-        ]
+        return python_peer("fetchq_bench.py", "--parallel", s.parallel, urls, out)
 
     def curl(s: Scenario, urls: list[str], out: Path) -> list[str]:
         config = out_root / f"curl-{s.key}-{len(urls)}.cfg"
@@ -219,28 +215,10 @@ def commands(out_root: Path) -> dict[str, Command]:
         ]
 
     def requests_baseline(s: Scenario, urls: list[str], out: Path) -> list[str]:
-        return [
-            PYTHON,
-            str(HERE / "requests_baseline.py"),
-            "--dest",
-            str(out),
-            "--threads",
-            "8",
-            "-i",
-            str(url_list(out_root, urls)),
-        ]
+        return python_peer("requests_baseline.py", "--threads", 8, urls, out)
 
     def parfive(s: Scenario, urls: list[str], out: Path) -> list[str]:
-        return [
-            PYTHON,
-            str(HERE / "parfive_peer.py"),
-            "--dest",
-            str(out),
-            "--parallel",
-            str(s.parallel),
-            "-i",
-            str(url_list(out_root, urls)),
-        ]
+        return python_peer("parfive_peer.py", "--parallel", s.parallel, urls, out)
 
     tools: dict[str, Command] = {
         "fetchq": fetchq,

@@ -58,7 +58,7 @@ from ._limits import HostSlots, RateLimiter
 from ._probe import ProbeResult, probe
 from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
-from ._segments import load_part_state, remove_partial
+from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
 from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
@@ -165,8 +165,8 @@ def _claim_keys(path: Path) -> tuple[str, ...]:
     name = os.path.normcase(path.name)
     return (
         os.path.join(folder, name),
-        os.path.join(folder, f"{name}.part"),
-        os.path.join(folder, f"{name}.part.json"),
+        os.path.join(folder, name + PART_SUFFIX),
+        os.path.join(folder, name + SIDECAR_SUFFIX),
     )
 
 
@@ -969,7 +969,7 @@ class DownloadQueueService:
                     handler = getattr(job, handler_name) or getattr(self._callbacks, handler_name)
                     if handler is not None:
                         call_safely(handler, job)
-                if event is not None and self._event_bus is not None:
+                if event is not None:  # built only when there is a bus
                     publish(self._event_bus, event, job)
         self._journal_soon()
 

@@ -128,13 +128,17 @@ class PartState:
             return None
 
 
+PART_SUFFIX = ".part"
+SIDECAR_SUFFIX = ".part.json"
+
+
 def part_path(download_path: Path) -> Path:
     """Where the bytes of ``download_path`` are written until it is complete."""
-    return download_path.with_name(download_path.name + ".part")
+    return download_path.with_name(download_path.name + PART_SUFFIX)
 
 
 def sidecar_path(download_path: Path) -> Path:
-    return download_path.with_name(download_path.name + ".part.json")
+    return download_path.with_name(download_path.name + SIDECAR_SUFFIX)
 
 
 def load_part_state(download_path: Path) -> Optional[PartState]:
