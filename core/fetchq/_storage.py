@@ -26,6 +26,7 @@ if sys.platform != "win32":  # on Windows the in-process claim registry keeps jo
     import fcntl
 
 _HAS_PWRITE = hasattr(os, "pwrite")
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 _DISK_MESSAGES = {
     errno.ENOSPC: "the disk is full",
@@ -60,21 +61,41 @@ def check_free_space(folder: Path, needed: int) -> None:
 class PartFile:
     """An open ``.part`` file, locked against other processes for as long as it is open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fd: Optional[int] = None) -> None:
+        """Open (creating if needed) and lock ``path``; or lock ``fd``, already open on it."""
         self.path = path
         self._seek_lock = threading.Lock()
-        try:
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
-        except OSError as exc:
-            raise disk_error(exc, path) from exc
+        if fd is None:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            except OSError as exc:
+                raise disk_error(exc, path) from exc
+        self.fd = fd
         if sys.platform != "win32":
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                os.close(self.fd)
+                os.close(fd)
                 raise DestinationInUseError(
                     f"{path.name} is being written by another process"
                 ) from exc
+
+    @classmethod
+    def write_new(cls, path: Path, data: memoryview) -> bool:
+        """Create ``path`` holding ``data``; False, writing nothing, if it already exists.
+
+        A small download is read whole into memory and then written with this: create, lock,
+        one write, close, where an open part file costs several more calls per file.
+        """
+        try:
+            fd = os.open(path, _NEW_FILE_FLAGS, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise disk_error(exc, path) from exc
+        with cls(path, fd) as part:
+            part.write_at(data, 0)
+        return True
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
@@ -128,7 +149,15 @@ def file_digest(path: Path, algorithm: str) -> hashlib._Hash:
 
 
 def hexdigest(path: Path, algorithm: str, hex_length: int) -> str:
-    digest = file_digest(path, algorithm)
+    return _hex(file_digest(path, algorithm), hex_length)
+
+
+def hexdigest_of(data: memoryview, algorithm: str, hex_length: int) -> str:
+    """The same for bytes in memory: a small file is checked before it touches the disk."""
+    return _hex(hashlib.new(algorithm, data), hex_length)
+
+
+def _hex(digest: hashlib._Hash, hex_length: int) -> str:
     if digest.digest_size == 0:  # shake_*: variable length, as long as the expected value
         return digest.hexdigest(hex_length // 2)  # type: ignore[call-arg]
     return digest.hexdigest()

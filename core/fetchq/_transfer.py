@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Optional, Protocol, Union
 from urllib.parse import urlsplit
 
@@ -66,6 +67,7 @@ from ._storage import (
     PartFile,
     check_free_space,
     hexdigest,
+    hexdigest_of,
     promote,
     same_file_contents,
 )
@@ -76,6 +78,8 @@ logger = logging.getLogger("fetchq")
 MiB = 1 << 20
 TICK_SECONDS = 0.1
 """How often the thread supervising a multi-connection download reports progress."""
+FRESH_REQUEST_HEADERS: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
+"""The headers of a transfer's first request when nothing of the file is on disk yet."""
 MAX_RESTARTS = 5
 MAX_NUMBERED_NAMES = 10_000
 
@@ -421,11 +425,11 @@ class Transfer:
             raise ResponseError(f"unexpected HTTP status {status} {response.reason}")
 
         if self.download_path is None:
-            target = self._choose_target(response, total)
-            if target is None:
-                return self._reuse_existing(total)
+            target, verdict = self._choose_target(response, total)
             self.download_path = target
-            if self._resumable_part_at(target):
+            if verdict == "reuse":
+                return self._reuse_existing(total)
+            if verdict == "resume":
                 raise _Restart()  # ask again, this time for the missing bytes only
         elif not self._existing_checked:
             self._existing_checked = True
@@ -445,6 +449,8 @@ class Transfer:
         self.host.set_target(self.download_path, total, response.headers.get("content-type"))
         if total is not None:
             check_free_space(self.download_path.parent, total - self._state.done.size())
+            if fresh and total <= len(self._buffer) and self._part is None:
+                return self._fetch_whole(response, total)
         self._open_part(total)
 
         if total is None:
@@ -473,8 +479,8 @@ class Transfer:
 
     # -- naming and existing files ----------------------------------------------------------
 
-    def _choose_target(self, response: HttpResponse, total: Optional[int]) -> Optional[Path]:
-        """The path for a download into a folder; None when an identical file is already there.
+    def _choose_target(self, response: HttpResponse, total: Optional[int]) -> tuple[Path, str]:
+        """The path for a download into a folder, and its verdict (see :meth:`_verdict`).
 
         Taken names are never reused: a different existing file, a part file of another source
         or a name another job holds moves us on to ``name (1).ext``, ``name (2).ext``, ...
@@ -492,23 +498,21 @@ class Transfer:
             if not self.host.claim(candidate):
                 continue
             verdict = self._verdict(candidate, total)
-            if verdict == "reuse":
-                self.download_path = candidate
-                return None
-            if verdict == "use":
+            if verdict is not None:
                 self._existing_checked = True
-                return candidate
+                return candidate, verdict
             self.host.unclaim(candidate)
         raise DestinationExistsError(f"no free name like {name} in {folder}")
 
     def _verdict(self, candidate: Path, total: Optional[int]) -> Optional[str]:
-        """``"reuse"`` an identical file, ``"use"`` a free (or replaceable) name, or None."""
+        """``"reuse"`` an identical file, ``"use"`` a free (or replaceable) name, ``"resume"``
+        our own part file there, or None: the name is taken."""
         if os.path.lexists(candidate):
             if self._existing_file_matches(candidate, total):
                 return "reuse"
             return "use" if self.request.overwrite and candidate.is_file() else None
-        if part_path(candidate).exists() and not self._part_belongs_to_us(candidate):
-            return None
+        if part_path(candidate).exists():
+            return "resume" if self._part_belongs_to_us(candidate) else None
         return "use"
 
     def _existing_file_matches(self, path: Path, total: Optional[int]) -> bool:
@@ -591,7 +595,7 @@ class Transfer:
         return (start, None) if end == total else (start, end)
 
     def _range_headers(self, wanted: Optional[tuple[int, Optional[int]]]) -> dict[str, str]:
-        headers = {"Accept-Encoding": "identity"}
+        headers = dict(FRESH_REQUEST_HEADERS)
         if wanted is not None:
             start, end = wanted
             headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
@@ -696,6 +700,63 @@ class Transfer:
         except _READ_ERRORS as exc:
             self._raise_if_aborted()
             raise _Retryable(exc) from exc
+
+    def _fetch_whole(self, response: HttpResponse, total: int) -> TransferOutcome:
+        """A body that fits in the buffer: read it all, check it, write the file in one go.
+
+        Most files of a big batch are small, and for them the part file's bookkeeping (open,
+        lock, sidecar, progress ticks, reading it back for a checksum) cost more than the
+        bytes. An interruption loses at most a buffer of bytes, which the next attempt fetches
+        again. A part file already at the path is resumed the usual way.
+        """
+        assert self.download_path is not None
+        view = memoryview(self._buffer)[:total]
+        read = response.body_reader()
+        got = 0
+        try:
+            while got < total:
+                count = self._read(read, view[got:])
+                if not count:
+                    self._raise_if_aborted()
+                    raise _Retryable(
+                        ResponseError(f"the connection closed after {got} of {total} bytes")
+                    )
+                got += count
+        except (_Retryable, TransferAborted):
+            self._keep_partial(view[:got], total)
+            raise
+        self.host.limiter.consume(total, self.signal)
+        self._raise_if_aborted()
+        _finish_response(response, fully_read=True)
+        path = self.download_path
+        if self.request.checksum is not None:
+            algorithm, expected = self.request.checksum
+            actual = hexdigest_of(view, algorithm, len(expected))
+            if actual != expected:
+                raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
+        if not self._write_new_part(path, view):
+            self._keep_partial(view, total)
+            return self._finish()
+        promote(part_path(path), path, self.request.overwrite)
+        self._stream_offset = total
+        return TransferOutcome(path, total)
+
+    def _keep_partial(self, data: memoryview, total: int) -> None:
+        """Bytes of an interrupted small body go to the part file, for the next attempt."""
+        if data:
+            self._open_part(total)
+            assert self._part is not None
+            self._part.write_at(data, 0)
+            self._state = dataclasses.replace(self._state, done=ByteRanges.of([(0, len(data))]))
+
+    def _write_new_part(self, path: Path, data: memoryview) -> bool:
+        try:
+            return PartFile.write_new(part_path(path), data)
+        except DiskError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)  # removed meanwhile
+            return PartFile.write_new(part_path(path), data)
 
     # -- planned (and segmented) downloads --------------------------------------------------
 

@@ -150,27 +150,34 @@ def test_overstated_length_is_a_short_body_and_retried(
     assert file_sha256(downloads / "liar.bin") == sha256(data)
 
 
-@pytest.mark.parametrize("form", ["sha256", "checksum", "md5"])
+# 20 000 bytes are read whole into memory and checked there; 300 000 go through a part file.
+SIZES = pytest.mark.parametrize("size", [20_000, 300_000])
+
+
+@SIZES
+@pytest.mark.parametrize("form", ["sha256", "checksum", "md5", "shake"])
 def test_checksums_are_verified(
-    make_queue: QueueFactory, server: TestServer, downloads: Path, form: str
+    make_queue: QueueFactory, server: TestServer, downloads: Path, form: str, size: int
 ) -> None:
-    data = payload(300_000)
+    data = payload(size)
     url = server.add("/sum.bin", data)
     queue = make_queue()
     options = {
         "sha256": {"sha256": sha256(data)},
         "checksum": {"checksum": f"SHA-512:{hashlib.sha512(data).hexdigest().upper()}"},
         "md5": {"checksum": f"md5:{hashlib.md5(data).hexdigest()}"},
+        "shake": {"checksum": f"shake_128:{hashlib.shake_128(data).hexdigest(20)}"},
     }[form]
     job = queue.download(url, downloads, **options)  # type: ignore[arg-type]
     assert queue.wait_for_job(job, LONG).complete
     assert file_sha256(downloads / "sum.bin") == sha256(data)
 
 
+@SIZES
 def test_checksum_mismatch_is_an_error_and_the_file_never_appears(
-    make_queue: QueueFactory, server: TestServer, downloads: Path
+    make_queue: QueueFactory, server: TestServer, downloads: Path, size: int
 ) -> None:
-    data = payload(300_000)
+    data = payload(size)
     url = server.add("/bad.bin", data)
     queue = make_queue()
     job = queue.download(url, downloads, sha256="0" * 64)
