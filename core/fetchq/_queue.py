@@ -59,7 +59,13 @@ from ._probe import ProbeResult, probe
 from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
-from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
+from ._transfer import (
+    FRESH_REQUEST_HEADERS,
+    Transfer,
+    TransferAborted,
+    TransferRequest,
+    TransferSettings,
+)
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
 logger = logging.getLogger("fetchq")
@@ -753,6 +759,32 @@ class DownloadQueueService:
                 return job
         return None
 
+    def _peek_next(self) -> Optional[DownloadJob]:
+        """The job that would start next, if the top of the heap is current (lock held)."""
+        if self._heap:
+            entry = self._heap[0]
+            job = self._jobs.get(entry.job_id)
+            if (
+                job is not None
+                and job.status == DownloadJobStatus.WAITING
+                and self._queued.get(job.id) == entry.sequence
+            ):
+                return job
+        return None
+
+    def _expect_next(self, job: Optional[DownloadJob]) -> None:
+        """Let the client send the following job's first request behind this one's answer.
+
+        Only for a download into a folder: its first request is known (the whole file, no
+        resume state yet). If another worker takes that job, the request is simply dropped.
+        """
+        if job is None or job.download_path is not None:
+            self._client.expect_next(None, FRESH_REQUEST_HEADERS, None)
+            return
+        source = str(job.source)
+        token = job.access_token or token_for(source, self._token_rules)
+        self._client.expect_next(source, FRESH_REQUEST_HEADERS, token)
+
     def _spawn_workers(self) -> None:
         while len(self._workers) < self._max_parallel and not self._stopped:
             worker = threading.Thread(
@@ -784,6 +816,8 @@ class DownloadQueueService:
                             delay = None
                     self._work_available.wait(delay)
                 running = self._start_job(job)
+                following = self._peek_next()
+            self._expect_next(following)
             self._deliver(job)
             self._run(job, running)
 
@@ -871,7 +905,9 @@ class DownloadQueueService:
                 self._release_claims(job.id)
             self._record(job)
             self._forget_if_removed(job)
-            self._work_available.notify()
+            # No notify: this worker takes the next job itself in a moment. Waking an idle one
+            # here made it contend for the lock and the interpreter after every small file
+            # (seven futex calls a file), only to find the ramp says wait.
         self._deliver(job)
         self._settled(job)
 

@@ -35,6 +35,11 @@ MAX_HEAD = 64 * 1024
 MAX_HEADERS = 100
 DRAIN_AT_MOST = 64 * 1024
 """A body nobody reads is read to its end, to keep the connection, only up to this length."""
+PIPELINE_BELOW = 256 * 1024
+"""The next request is sent behind an answer only when its body is at most this long."""
+PIPELINE_TRIAL_TIMEOUT = 2.0
+"""Seconds the first pipelined answer from a host may take before we conclude the host does
+not answer pipelined requests, and send that request again on its own."""
 _RECV = 64 * 1024
 _NO_BODY = frozenset({204, 304})
 _SAFE_IN_TARGET = "!#$%&'()*+,/:;=?@[]~"
@@ -67,12 +72,14 @@ def _request_line_parts(url: str) -> Optional[tuple[tuple[str, int], str, str]]:
 class _Connection:
     """One socket and the bytes read from it but not yet used."""
 
-    __slots__ = ("key", "pending", "poller", "sock")
+    __slots__ = ("ahead", "key", "pending", "poller", "sock")
 
     def __init__(self, key: tuple[str, int], sock: socket.socket) -> None:
         self.key = key
         self.sock = sock
         self.pending = bytearray()
+        self.ahead: Optional[bytes] = None
+        """A request sent before the answer in progress was read: pipelined, not yet answered."""
         self.poller: Optional[select.poll] = None
         if hasattr(select, "poll"):
             self.poller = select.poll()
@@ -97,7 +104,68 @@ class WirePool:
         self.per_host = per_host
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, int], collections.deque[_Connection]] = {}
-        weakref.finalize(self, _close_all, self._idle)  # a pool nobody closed
+        # Pipelining, per thread: the request a thread expects to send next, and the connection
+        # on which it was sent ahead (see :meth:`expect_next`).
+        self._next: dict[int, tuple[tuple[str, int], bytes]] = {}
+        self._ahead: dict[int, _Connection] = {}
+        self._pipelining_works: set[tuple[str, int]] = set()
+        self._pipelining_fails: set[tuple[str, int]] = set()
+        weakref.finalize(self, _close_all, self._idle, self._ahead)  # a pool nobody closed
+
+    def expect_next(self, url: Optional[str], headers: Optional[dict[str, str]] = None) -> None:
+        """This thread's next request will probably be ``GET url`` with ``headers`` (None: unknown).
+
+        When the answer in progress is a small body on a keep-alive connection, that request is
+        sent on it at once, so the server prepares the next answer while this one is handled:
+        a round trip per small file saved. If the next request turns out different, the
+        connection is closed and the request sent again: a GET has no side effects.
+        """
+        ident = threading.get_ident()
+        built = build_request(url, headers or {}) if url is not None else None
+        with self._lock:
+            if built is None:
+                self._next.pop(ident, None)
+            else:
+                self._next[ident] = built
+
+    def _sending(self, key: tuple[str, int], request: bytes) -> None:
+        """The expected request is being sent now: it is no longer the next one."""
+        ident = threading.get_ident()
+        with self._lock:
+            if self._next.get(ident) == (key, request):
+                del self._next[ident]
+
+    def _send_ahead(self, connection: _Connection) -> None:
+        """Send this thread's expected next request on ``connection``, if it goes there."""
+        ident = threading.get_ident()
+        with self._lock:
+            expected = self._next.get(ident)
+            if expected is None or expected[0] != connection.key:
+                return
+            del self._next[ident]
+        try:
+            connection.sock.sendall(expected[1])
+        except OSError:
+            return  # the answer in progress decides what happens to this connection
+        connection.ahead = expected[1]
+
+    def _keep_ahead(self, connection: _Connection) -> None:
+        with self._lock:
+            previous = self._ahead.pop(threading.get_ident(), None)
+            self._ahead[threading.get_ident()] = connection
+        if previous is not None:
+            previous.close()
+
+    def _take_ahead(self, request: bytes) -> Optional[_Connection]:
+        """This thread's connection whose request in flight is ``request``; others are closed."""
+        with self._lock:
+            connection = self._ahead.pop(threading.get_ident(), None)
+        if connection is None:
+            return None
+        if connection.ahead == request:
+            return connection
+        connection.close()  # the answer would be to a request nobody makes now
+        return None
 
     def take(self, key: tuple[str, int]) -> Optional[_Connection]:
         """An idle connection the server has not closed meanwhile, or None."""
@@ -126,13 +194,20 @@ class WirePool:
         with self._lock:
             idle = dict(self._idle)
             self._idle.clear()
-        _close_all(idle)
+            ahead = dict(self._ahead)
+            self._ahead.clear()
+        _close_all(idle, ahead)
 
 
-def _close_all(idle: dict[tuple[str, int], collections.deque[_Connection]]) -> None:
+def _close_all(
+    idle: dict[tuple[str, int], collections.deque[_Connection]],
+    ahead: dict[int, _Connection],
+) -> None:
     for connections in idle.values():
         for connection in connections:
             connection.close()
+    for connection in ahead.values():
+        connection.close()
 
 
 OnSocket = Callable[[socket.socket], None]
@@ -153,17 +228,39 @@ def send_get(
     A reused connection that turns out to be closed before the first byte of the answer is
     replaced by a new one once (a GET may be sent again); any other failure raises.
     """
-    request_parts = _request_line_parts(url)
-    if request_parts is None:
+    built = build_request(url, headers)
+    if built is None:
         raise WireError(f"not a plain http URL: {url.split(':', 1)[0]}:")
-    key, target, host_header = request_parts
-    lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}"]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise WireError(f"invalid header {name!r}")
-        lines.append(f"{name}: {value}")
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+    key, request = built
 
+    pool._sending(key, request)
+    ahead = pool._take_ahead(request)
+    if ahead is not None:
+        on_socket(ahead.sock)
+        ahead.ahead = None
+        trial = key not in pool._pipelining_works
+        try:
+            response = _exchange(
+                pool,
+                ahead,
+                None,
+                read_timeout,
+                min(read_timeout, PIPELINE_TRIAL_TIMEOUT) if trial else read_timeout,
+            )
+        except _ClosedBeforeAnswer:
+            ahead.close()  # closed instead of answering: this request goes out again below
+            if trial:
+                pool._pipelining_fails.add(key)
+        except TimeoutError:
+            if not trial:
+                raise
+            # No answer to a request sent before the last answer was read: the host does not
+            # take pipelined requests. Never again for it; this one goes out again on its own.
+            ahead.close()
+            pool._pipelining_fails.add(key)
+        else:
+            pool._pipelining_works.add(key)
+            return response
     reused = pool.take(key)
     if reused is not None:
         on_socket(reused.sock)
@@ -189,25 +286,50 @@ def send_get(
         ) from exc
 
 
+def build_request(url: str, headers: dict[str, str]) -> Optional[tuple[tuple[str, int], bytes]]:
+    """(host, port) and the bytes of ``GET url`` with ``headers``; None if not for this client."""
+    request_parts = _request_line_parts(url)
+    if request_parts is None:
+        return None
+    key, target, host_header = request_parts
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host_header}"]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise WireError(f"invalid header {name!r}")
+        lines.append(f"{name}: {value}")
+    return key, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+
+
 class _ClosedBeforeAnswer(Exception):
     pass
 
 
 def _exchange(
-    pool: WirePool, connection: _Connection, request: bytes, read_timeout: float
+    pool: WirePool,
+    connection: _Connection,
+    request: Optional[bytes],
+    read_timeout: float,
+    head_timeout: Optional[float] = None,
 ) -> WireResponse:
+    """Send ``request`` (None: it was sent ahead) and read the answer's head."""
     sock = connection.sock
     try:
-        sock.settimeout(read_timeout)
-        try:
-            sock.sendall(request)
-        except (ConnectionResetError, BrokenPipeError) as exc:
-            raise _ClosedBeforeAnswer() from exc
+        sock.settimeout(read_timeout if head_timeout is None else head_timeout)
+        if request is not None:
+            try:
+                sock.sendall(request)
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                raise _ClosedBeforeAnswer() from exc
         while True:  # skip 1xx interim answers
             head = _read_head(connection)
             response = WireResponse(pool, connection, head)
             if not 100 <= response.status_code < 200:
-                return response
+                break
+        if head_timeout is not None:
+            sock.settimeout(read_timeout)
+        if response.pipelinable() and connection.key not in pool._pipelining_fails:
+            pool._send_ahead(connection)
+        return response
     except _ClosedBeforeAnswer:
         raise
     except BaseException:
@@ -283,6 +405,23 @@ class WireResponse:
                 self._keep_alive = False  # the body ends when the connection does
         if not self._chunked and self._remaining == 0:
             self._finished = True
+
+    def pipelinable(self) -> bool:
+        """A successful, small, keep-alive answer: the next request may be sent behind it.
+
+        Not when more bytes than the body have already arrived: sent before the server could
+        have seen our next request, they cannot be its answer, only a broken server's excess.
+        """
+        connection = self._connection
+        return (
+            connection is not None
+            and 200 <= self.status_code < 300
+            and self._keep_alive
+            and not self._chunked
+            and self._remaining is not None
+            and self._remaining <= PIPELINE_BELOW
+            and len(connection.pending) <= self._remaining
+        )
 
     # -- the body ---------------------------------------------------------------------------
 
@@ -393,10 +532,12 @@ class WireResponse:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if self._finished and self._keep_alive:
-            self._pool.give(connection)
-        else:
+        if not (self._finished and self._keep_alive):
             connection.close()
+        elif connection.ahead is not None:
+            self._pool._keep_ahead(connection)
+        else:
+            self._pool.give(connection)
 
     def discard(self) -> None:
         """Drop an answer we do not read: keep the connection if its body is small, else close."""

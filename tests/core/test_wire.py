@@ -73,7 +73,10 @@ class ScriptedServer:
                 answer = self.script(number, index, request)
                 if answer is None:
                     return
-                conn.sendall(answer)
+                try:
+                    conn.sendall(answer)
+                except OSError:
+                    return  # the client has gone (it dropped a request it had sent ahead)
                 if answer.startswith(b"HTTP/1.0"):
                     return  # HTTP/1.0 without keep-alive: the end of the body is the close
 
@@ -118,6 +121,7 @@ def test_small_files_share_one_keep_alive_connection(
         assert file_sha256(downloads / path[1:]) == sha256(data)
     ports = {request.client_port for request in server.requests}
     assert len(ports) == 1, ports
+    assert len(server.requests) == 20  # each sent once, though most went out ahead
 
 
 def test_a_body_longer_than_its_length_never_reaches_the_next_request(
@@ -270,3 +274,117 @@ def test_which_urls_the_wire_client_takes() -> None:
     assert can_send("HTTP://example.test:8080/a?b")
     assert not can_send("https://example.test/a")
     assert not can_send("http://user:secret@example.test/a")
+
+
+# -- pipelining: the next small file's request goes out behind this one's answer -------------
+
+
+def _get(pool: WirePool, url: str) -> bytes:
+    """GET ``url`` with the pool and read the whole body (no abort scope: nothing to watch)."""
+    response = send_get(pool, url, {"Accept": "*/*"}, 5, 5, _ignore, _ignore)
+    body = bytearray()
+    view = memoryview(bytearray(65536))
+    while count := response.body_reader()(view):
+        body += view[:count]
+    response.release()
+    return bytes(body)
+
+
+def _ignore(sock: socket.socket) -> None:
+    pass
+
+
+def _files(*paths: str) -> dict[bytes, bytes]:
+    return {path.encode(): payload(3000 + i, seed=i) for i, path in enumerate(paths)}
+
+
+def test_the_next_request_goes_out_before_the_answer_in_hand_is_read(
+    scripted: Callable[[Script], ScriptedServer],
+) -> None:
+    files = _files("/a", "/b", "/c")
+    asked = {path: threading.Event() for path in files}
+
+    def script(conn: int, index: int, request: bytes) -> Optional[bytes]:
+        path = request.split(b" ")[1]
+        asked[path].set()
+        return ok(files[path])
+
+    server = scripted(script)
+    pool = WirePool(per_host=2)
+    pool.expect_next(server.url("/b"), {"Accept": "*/*"})
+    first = send_get(pool, server.url("/a"), {"Accept": "*/*"}, 5, 5, _ignore, _ignore)
+    assert asked[b"/b"].wait(SHORT)  # sent while the first body is still unread
+    view = memoryview(bytearray(65536))
+    assert bytes(view[: first.body_reader()(view)]) == files[b"/a"]
+    first.release()
+    pool.expect_next(server.url("/c"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/b")) == files[b"/b"]  # the answer already on its way
+    assert _get(pool, server.url("/c")) == files[b"/c"]
+    assert [(conn, request.split(b" ")[1]) for conn, request in server.requests] == [
+        (0, b"/a"),
+        (0, b"/b"),
+        (0, b"/c"),
+    ]
+    pool.close()
+
+
+def test_a_request_sent_ahead_for_nothing_is_dropped_with_its_connection(
+    scripted: Callable[[Script], ScriptedServer],
+) -> None:
+    files = _files("/a", "/b", "/c")
+    server = scripted(lambda conn, index, request: ok(files[request.split(b" ")[1]]))
+    pool = WirePool(per_host=2)
+    pool.expect_next(server.url("/b"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/a")) == files[b"/a"]
+    assert _get(pool, server.url("/c")) == files[b"/c"]  # not /b after all
+    assert [(conn, request.split(b" ")[1]) for conn, request in server.requests][:1] == [(0, b"/a")]
+    assert (1, b"/c") in [(conn, request.split(b" ")[1]) for conn, request in server.requests]
+    assert server.connections == 2
+    pool.close()
+
+
+def test_a_host_that_ignores_pipelined_requests_gets_them_one_at_a_time(
+    scripted: Callable[[Script], ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fetchq._wire.PIPELINE_TRIAL_TIMEOUT", 0.2)
+    files = _files("/a", "/b", "/c", "/d")
+    hang = threading.Event()
+
+    def script(conn: int, index: int, request: bytes) -> Optional[bytes]:
+        if conn == 0 and index == 1:
+            hang.wait(LONG)  # never answers a second request on a connection
+            return None
+        return ok(files[request.split(b" ")[1]])
+
+    server = scripted(script)
+    pool = WirePool(per_host=2)
+    pool.expect_next(server.url("/b"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/a")) == files[b"/a"]
+    assert _get(pool, server.url("/b")) == files[b"/b"]  # asked again after 0.2 s, alone
+    hang.set()
+    pool.expect_next(server.url("/d"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/c")) == files[b"/c"]
+    assert _get(pool, server.url("/d")) == files[b"/d"]
+    paths = [(conn, request.split(b" ")[1]) for conn, request in server.requests]
+    assert paths == [(0, b"/a"), (0, b"/b"), (1, b"/b"), (1, b"/c"), (1, b"/d")]
+    assert ("127.0.0.1", server.port) in pool._pipelining_fails  # /d was not sent ahead
+    pool.close()
+
+
+def test_bytes_beyond_a_body_stop_pipelining_on_that_connection(
+    scripted: Callable[[Script], ScriptedServer],
+) -> None:
+    files = _files("/a", "/b")
+    forged = ok(b"not the file")
+
+    def script(conn: int, index: int, request: bytes) -> Optional[bytes]:
+        path = request.split(b" ")[1]
+        return ok(files[path]) + (forged if path == b"/a" else b"")
+
+    server = scripted(script)
+    pool = WirePool(per_host=2)
+    pool.expect_next(server.url("/b"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/a")) == files[b"/a"]
+    assert _get(pool, server.url("/b")) == files[b"/b"]  # not the forged answer
+    assert [conn for conn, _ in server.requests] == [0, 1]
+    pool.close()
