@@ -448,9 +448,9 @@ class Transfer:
         assert self.download_path is not None
         self.host.set_target(self.download_path, total, response.headers.get("content-type"))
         if total is not None:
-            check_free_space(self.download_path.parent, total - self._state.done.size())
             if fresh and total <= len(self._buffer) and self._part is None:
-                return self._fetch_whole(response, total)
+                return self._fetch_whole(response, total)  # one write: a full disk says so
+            check_free_space(self.download_path.parent, total - self._state.done.size())
         self._open_part(total)
 
         if total is None:

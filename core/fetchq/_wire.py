@@ -106,7 +106,7 @@ class WirePool:
         self._idle: dict[tuple[str, int], collections.deque[_Connection]] = {}
         # Pipelining, per thread: the request a thread expects to send next, and the connection
         # on which it was sent ahead (see :meth:`expect_next`).
-        self._next: dict[int, tuple[tuple[str, int], bytes]] = {}
+        self._next: dict[int, tuple[str, dict[str, str], tuple[str, int], bytes]] = {}
         self._ahead: dict[int, _Connection] = {}
         self._pipelining_works: set[tuple[str, int]] = set()
         self._pipelining_fails: set[tuple[str, int]] = set()
@@ -121,33 +121,42 @@ class WirePool:
         connection is closed and the request sent again: a GET has no side effects.
         """
         ident = threading.get_ident()
-        built = build_request(url, headers or {}) if url is not None else None
+        headers = dict(headers or {})
+        built = None
+        if url is not None:
+            with suppress(WireError):  # a bad header: the request itself will say so
+                built = build_request(url, headers)
         with self._lock:
-            if built is None:
+            if url is None or built is None:
                 self._next.pop(ident, None)
             else:
-                self._next[ident] = built
+                self._next[ident] = (url, headers, *built)
 
-    def _sending(self, key: tuple[str, int], request: bytes) -> None:
-        """The expected request is being sent now: it is no longer the next one."""
+    def _take_expected(
+        self, url: str, headers: dict[str, str]
+    ) -> Optional[tuple[tuple[str, int], bytes]]:
+        """The request expected next, already built, when this is it: no longer expected."""
         ident = threading.get_ident()
         with self._lock:
-            if self._next.get(ident) == (key, request):
-                del self._next[ident]
+            expected = self._next.get(ident)
+            if expected is None or expected[0] != url or expected[1] != headers:
+                return None
+            del self._next[ident]
+        return expected[2], expected[3]
 
     def _send_ahead(self, connection: _Connection) -> None:
         """Send this thread's expected next request on ``connection``, if it goes there."""
         ident = threading.get_ident()
         with self._lock:
             expected = self._next.get(ident)
-            if expected is None or expected[0] != connection.key:
+            if expected is None or expected[2] != connection.key:
                 return
             del self._next[ident]
         try:
-            connection.sock.sendall(expected[1])
+            connection.sock.sendall(expected[3])
         except OSError:
             return  # the answer in progress decides what happens to this connection
-        connection.ahead = expected[1]
+        connection.ahead = expected[3]
 
     def _keep_ahead(self, connection: _Connection) -> None:
         with self._lock:
@@ -228,12 +237,10 @@ def send_get(
     A reused connection that turns out to be closed before the first byte of the answer is
     replaced by a new one once (a GET may be sent again); any other failure raises.
     """
-    built = build_request(url, headers)
+    built = pool._take_expected(url, headers) or build_request(url, headers)
     if built is None:
         raise WireError(f"not a plain http URL: {url.split(':', 1)[0]}:")
     key, request = built
-
-    pool._sending(key, request)
     ahead = pool._take_ahead(request)
     if ahead is not None:
         on_socket(ahead.sock)

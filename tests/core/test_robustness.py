@@ -112,16 +112,37 @@ def test_a_failing_disk_ends_in_error_and_keeps_the_part_for_a_resume(
     assert file_sha256(downloads / "big.bin") == sha256(data)
 
 
+def test_a_small_file_on_a_full_disk_fails_clearly_and_is_fetched_again_later(
+    make_queue: QueueFactory, server: TestServer, downloads: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = payload(20_000)  # read whole, then written at once: the write reports the full disk
+    url = server.add("/small.bin", data)
+    disk = FullDisk(monkeypatch, limit=0, code=errno.ENOSPC)
+    queue = make_queue()
+    job = queue.download(url, downloads)
+    queue.wait_for_job(job, LONG)
+    assert job.status == DownloadJobStatus.ERROR
+    assert (job.error_type or "").startswith(
+        "InsufficientSpaceError(cannot write small.bin.part: the disk is full"
+    )
+    assert not (downloads / "small.bin").exists()
+    disk.armed = False
+    queue.retry_job(job)
+    assert queue.wait_for_job(job, LONG).complete
+    assert file_sha256(downloads / "small.bin") == sha256(data)
+    assert leftovers(downloads) == []
+
+
 def test_free_space_is_checked_before_writing(
     make_queue: QueueFactory, server: TestServer, downloads: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(shutil, "disk_usage", lambda path: SimpleNamespace(total=1, used=1, free=0))
     queue = make_queue()
-    job = queue.download(server.add("/huge.bin", payload(200_000)), downloads)
+    job = queue.download(server.add("/huge.bin", payload(300_000)), downloads)
     queue.wait_for_job(job, LONG)
     assert job.status == DownloadJobStatus.ERROR
     assert job.error_type == (
-        f"InsufficientSpaceError(200000 bytes are needed in {downloads} but only 0 are free)"
+        f"InsufficientSpaceError(300000 bytes are needed in {downloads} but only 0 are free)"
     )
     assert leftovers(downloads) == []
 
