@@ -56,7 +56,7 @@ from ._job import (
 from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, RateLimiter
 from ._probe import ProbeResult, probe
-from ._ramp import start_delay
+from ._ramp import start_delay, watch_delay
 from ._retry import RetryPolicy, Timeouts
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
 from ._transfer import (
@@ -260,6 +260,8 @@ class DownloadQueueService:
         self._sequence = itertools.count()
         self._dequeues = 0
         self._workers: set[threading.Thread] = set()
+        self._ramp_watcher: Optional[threading.Thread] = None
+        self._ramp_misses = 0
         self._stopped = False
         self._closed = False
 
@@ -762,6 +764,31 @@ class DownloadQueueService:
                 return job
         return None
 
+    def _watch(self, me: threading.Thread, delay: Optional[float]) -> Optional[float]:
+        """How long an idle worker sleeps (None: until notified), given the ramp's ``delay``.
+
+        One idle worker watches the ramp's clock; the others sleep until notified, since each
+        wake-up costs the busy worker a contended interpreter lock. A watcher that keeps finding
+        the running jobs too young backs off (see :func:`._ramp.watch_delay`).
+        """
+        if delay is None:
+            self._stop_watching(me)
+            return None
+        if self._ramp_watcher is not None and self._ramp_watcher is not me:
+            return None
+        self._ramp_watcher = me
+        wait = watch_delay(delay, self._ramp_misses)
+        self._ramp_misses += 1
+        return wait
+
+    def _stop_watching(self, me: threading.Thread) -> bool:
+        """If ``me`` watched the ramp's clock, hand the watch to another idle worker."""
+        if self._ramp_watcher is not me:
+            return False
+        self._ramp_watcher = None
+        self._work_available.notify()
+        return True
+
     def _peek_next(self) -> Optional[DownloadJob]:
         """The job that would start next, if the top of the heap is current (lock held)."""
         if self._heap:
@@ -804,6 +831,7 @@ class DownloadQueueService:
                 while job is None:
                     if self._stopped or len(self._workers) > self._max_parallel:
                         self._workers.discard(me)
+                        self._stop_watching(me)
                         return
                     delay = None
                     if self._heap:
@@ -817,7 +845,9 @@ class DownloadQueueService:
                             if job is not None:
                                 break
                             delay = None
-                    self._work_available.wait(delay)
+                    self._work_available.wait(self._watch(me, delay))
+                if self._stop_watching(me):
+                    self._ramp_misses = 0
                 running = self._start_job(job)
                 following = self._peek_next()
             self._expect_next(following)

@@ -17,6 +17,8 @@ RAMP_START = 1
 """Jobs that may start together without waiting."""
 RAMP_SETTLE = 0.02
 """Seconds every running job must have run before one more may start."""
+RAMP_WATCH_MAX = 0.16
+"""The longest an idle worker sleeps before it looks at the ramp again."""
 
 
 def start_delay(
@@ -32,3 +34,16 @@ def start_delay(
     if len(times) < RAMP_START:
         return 0.0
     return max(0.0, max(times) + settle - now)
+
+
+def watch_delay(delay: float, misses: int) -> float:
+    """How long the worker watching the ramp sleeps, after ``misses`` looks that found no room.
+
+    The first look comes when the youngest running job reaches the settle time. If by then a
+    newer job runs (quick jobs follow each other), the looks back off, doubling up to
+    ``RAMP_WATCH_MAX``: each look costs the busy worker a contended interpreter lock, and a
+    job that runs long enough to deserve company waits a fraction of its run for it.
+    """
+    if misses <= 0:
+        return delay
+    return max(delay, min(RAMP_SETTLE * (1 << min(misses, 16)), RAMP_WATCH_MAX))

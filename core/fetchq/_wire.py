@@ -394,10 +394,10 @@ class WireResponse:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         self.headers = headers
         self.socket: Optional[socket.socket] = connection.sock
-        self._keep_alive = version == "HTTP/1.1" and "close" not in _tokens(
-            headers.get("connection", "")
+        self._keep_alive = version == "HTTP/1.1" and not _has_token(
+            headers.get("connection"), "close"
         )
-        self._chunked = "chunked" in _tokens(headers.get("transfer-encoding", ""))
+        self._chunked = _has_token(headers.get("transfer-encoding"), "chunked")
         self._remaining: Optional[int] = None  # bytes of the body (or chunk) still to come
         self._finished = False
         if self.status_code in _NO_BODY or self._chunked:
@@ -560,6 +560,11 @@ class WireResponse:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+def _has_token(value: Optional[str], token: str) -> bool:
+    """Whether a comma-separated header value (absent: None) lists ``token``."""
+    return value is not None and token in _tokens(value)
 
 
 def _tokens(value: str) -> set[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fetchq._ramp import RAMP_SETTLE, RAMP_START, start_delay
+from fetchq._ramp import RAMP_SETTLE, RAMP_START, RAMP_WATCH_MAX, start_delay, watch_delay
 from fetchq.testing import TestServer
 from tests.helpers import LONG, QueueFactory, wait_until
 
@@ -30,6 +30,35 @@ def test_one_more_starts_once_every_running_job_has_run_a_while() -> None:
 def test_never_beyond_the_limit() -> None:
     assert start_delay([0.0, 0.0], limit=2, now=100.0) is None
     assert start_delay([0.0] * 9, limit=8, now=100.0) is None
+
+
+def test_the_watch_backs_off_while_quick_jobs_follow_each_other() -> None:
+    assert watch_delay(0.005, misses=0) == 0.005  # first look: when the youngest has settled
+    assert watch_delay(0.005, misses=1) == pytest.approx(2 * RAMP_SETTLE)
+    assert watch_delay(0.005, misses=2) == pytest.approx(4 * RAMP_SETTLE)
+    assert watch_delay(0.005, misses=50) == RAMP_WATCH_MAX
+    assert watch_delay(RAMP_WATCH_MAX + 1, misses=50) == RAMP_WATCH_MAX + 1
+
+
+def test_only_one_idle_worker_wakes_to_look_at_the_clock(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    urls = [server.add(f"/q{i}", b"q" * 1000) for i in range(300)]
+    queue = make_queue(max_parallel_dl=8)
+    wakes: dict[str, int] = {}
+    wait = queue._work_available.wait
+
+    def counted(timeout: float | None = None) -> bool:
+        if timeout is not None:
+            name = threading.current_thread().name
+            wakes[name] = wakes.get(name, 0) + 1
+        return wait(timeout)
+
+    queue._work_available.wait = counted  # type: ignore[method-assign]
+    jobs = queue.download_many(urls, downloads)
+    assert queue.join(LONG)
+    assert all(job.complete for job in jobs)
+    assert len(wakes) <= 2, wakes  # the watcher (and one that took over when it got a job)
 
 
 def test_jobs_that_wait_on_the_network_all_run_together(
