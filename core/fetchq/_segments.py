@@ -9,6 +9,7 @@ any set of ranges.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -132,6 +133,7 @@ PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
 
 
+@functools.lru_cache(maxsize=1024)  # asked several times per file: pathlib is slow
 def part_path(download_path: Path) -> Path:
     """Where the bytes of ``download_path`` are written until it is complete."""
     return download_path.with_name(download_path.name + PART_SUFFIX)

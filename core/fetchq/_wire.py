@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import http.client
+import re
 import select
 import socket
 import threading
@@ -43,6 +44,8 @@ not answer pipelined requests, and send that request again on its own."""
 _RECV = 64 * 1024
 _NO_BODY = frozenset({204, 304})
 _SAFE_IN_TARGET = "!#$%&'()*+,/:;=?@[]~"
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9_.\-~!#$%&'()*+,/:;=?@\[\]]*")
+"""A request target ``quote`` would leave as it is: no need to call it."""
 
 
 class WireError(http.client.HTTPException):
@@ -58,15 +61,17 @@ def can_send(url: str) -> bool:
 def _request_line_parts(url: str) -> Optional[tuple[tuple[str, int], str, str]]:
     """(host, port), request target and Host header of a URL this client sends, else None."""
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http" or parts.username is not None or parts.password is not None:
+    if parts.scheme.lower() != "http" or "@" in parts.netloc:  # "@": credentials in the URL
         return None
     host = parts.hostname or ""
-    port = parts.port or 80
+    given_port = parts.port
+    port = given_port or 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host_header = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != 80:
+    if given_port is not None and given_port != 80:
         host_header += f":{port}"
-    return (host, port), quote(path, _SAFE_IN_TARGET), host_header
+    target = path if _PLAIN_TARGET.fullmatch(path) else quote(path, _SAFE_IN_TARGET)
+    return (host, port), target, host_header
 
 
 class _Connection:
