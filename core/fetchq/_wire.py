@@ -326,7 +326,7 @@ def _exchange(
     """Send ``request`` (None: it was sent ahead) and read the answer's head."""
     sock = connection.sock
     try:
-        sock.settimeout(read_timeout if head_timeout is None else head_timeout)
+        _set_timeout(sock, read_timeout if head_timeout is None else head_timeout)
         if request is not None:
             try:
                 sock.sendall(request)
@@ -338,7 +338,7 @@ def _exchange(
             if not 100 <= response.status_code < 200:
                 break
         if head_timeout is not None:
-            sock.settimeout(read_timeout)
+            _set_timeout(sock, read_timeout)
         if response.pipelinable() and connection.key not in pool._pipelining_fails:
             pool._send_ahead(connection)
         return response
@@ -347,6 +347,12 @@ def _exchange(
     except BaseException:
         connection.close()
         raise
+
+
+def _set_timeout(sock: socket.socket, seconds: float) -> None:
+    """``settimeout`` costs a system call each time, even when nothing changes."""
+    if sock.gettimeout() != seconds:
+        sock.settimeout(seconds)
 
 
 def _read_head(connection: _Connection) -> bytes:
