@@ -380,6 +380,35 @@ def _read_head(connection: _Connection) -> bytes:
         buffer += data
 
 
+_FIELD_LINE = re.compile(r"^([!-9;-~]+):[ \t]*([^\r\n]*?)[ \t]*\r$", re.MULTILINE)
+"""One ordinary header line: a token, a colon, a value without line breaks."""
+
+
+def _parse_fields(lines: list[str]) -> dict[str, str]:
+    """Header lines (after the status line) into a dict, names in lower case, repeats joined.
+
+    One regular expression takes the common case in a single call; if any line is not an
+    ordinary one, the lines are read one by one, which also names the bad line.
+    """
+    headers: dict[str, str] = {}
+    fields = lines[1:]
+    if fields:
+        pairs = _FIELD_LINE.findall("\r\n".join(fields) + "\r\n")
+        if len(pairs) == len(fields):
+            for raw_name, value in pairs:
+                name = raw_name.lower()
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            return headers
+    for line in fields:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise WireError(f"bad header line {line[:100]!r}")
+        name = name.lower()
+        value = value.strip(" \t")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
 class WireResponse:
     """Status, headers and body of one answer; gives its connection back when read to the end."""
 
@@ -395,15 +424,7 @@ class WireResponse:
             raise WireError("too many response headers")
         self.status_code = int(code)
         self.reason = reason.strip()
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not name or name != name.strip():
-                raise WireError(f"bad header line {line[:100]!r}")
-            name = name.lower()
-            value = value.strip(" \t")
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        self.headers = headers
+        self.headers = headers = _parse_fields(lines)
         self.socket: Optional[socket.socket] = connection.sock
         self._keep_alive = version == "HTTP/1.1" and not _has_token(
             headers.get("connection"), "close"
