@@ -388,3 +388,14 @@ def test_bytes_beyond_a_body_stop_pipelining_on_that_connection(
     assert _get(pool, server.url("/b")) == files[b"/b"]  # not the forged answer
     assert [conn for conn, _ in server.requests] == [0, 1]
     pool.close()
+
+
+def test_header_fields_are_read_whichever_way_they_are_parsed() -> None:
+    from fetchq._wire import _parse_fields
+
+    ordinary = ["HTTP/1.1 200 OK", "Set-Cookie: a=1", "SET-COOKIE:\tb=2 ", "Empty:", "X: y: z"]
+    assert _parse_fields(ordinary) == {"set-cookie": "a=1, b=2", "empty": "", "x": "y: z"}
+    odd = ["HTTP/1.1 200 OK", "Odd Name: 1", "Content-Length: 5"]  # not a token: read by line
+    assert _parse_fields(odd) == {"odd name": "1", "content-length": "5"}
+    with pytest.raises(WireError, match="bad header line ' folded'"):
+        _parse_fields(["HTTP/1.1 200 OK", "A: 1", " folded"])
