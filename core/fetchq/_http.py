@@ -493,6 +493,11 @@ class HttpClient:
             return
         self._wire.expect_next(url, _direct_headers(_trusted_headers(headers, token)))
 
+    def forget_thread(self) -> None:
+        """The calling thread is done with this client (a worker that retires)."""
+        if self._wire is not None:
+            self._wire.forget_thread()
+
     def _send_trusted(
         self, url: str, headers: Mapping[str, str], token: Optional[str]
     ) -> HttpResponse:

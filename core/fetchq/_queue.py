@@ -824,6 +824,12 @@ class DownloadQueueService:
             worker.start()
 
     def _work(self) -> None:
+        try:
+            self._work_until_retired()
+        finally:
+            self._client.forget_thread()
+
+    def _work_until_retired(self) -> None:
         me = threading.current_thread()
         while True:
             with self._lock:

@@ -149,6 +149,15 @@ class WirePool:
             del self._next[ident]
         return expected[2], expected[3]
 
+    def forget_thread(self) -> None:
+        """This thread sends no more requests: drop what it expected and what it sent ahead."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._next.pop(ident, None)
+            connection = self._ahead.pop(ident, None)
+        if connection is not None:
+            connection.close()
+
     def _send_ahead(self, connection: _Connection) -> None:
         """Send this thread's expected next request on ``connection``, if it goes there."""
         ident = threading.get_ident()

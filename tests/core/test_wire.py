@@ -399,3 +399,20 @@ def test_header_fields_are_read_whichever_way_they_are_parsed() -> None:
     assert _parse_fields(odd) == {"odd name": "1", "content-length": "5"}
     with pytest.raises(WireError, match="bad header line ' folded'"):
         _parse_fields(["HTTP/1.1 200 OK", "A: 1", " folded"])
+
+
+def test_a_thread_that_is_done_drops_the_request_it_sent_ahead(
+    scripted: Callable[[Script], ScriptedServer],
+) -> None:
+    files = _files("/a", "/b")
+    server = scripted(lambda conn, index, request: ok(files[request.split(b" ")[1]]))
+    pool = WirePool(per_host=2)
+    pool.expect_next(server.url("/b"), {"Accept": "*/*"})
+    assert _get(pool, server.url("/a")) == files[b"/a"]
+    assert len(pool._ahead) == 1
+    pool.forget_thread()  # a worker that retires
+    assert not pool._ahead
+    assert not pool._next
+    assert _get(pool, server.url("/b")) == files[b"/b"]  # asked again, on a new connection
+    assert server.connections == 2
+    pool.close()
