@@ -706,8 +706,8 @@ class Transfer:
 
         Most files of a big batch are small, and for them the part file's bookkeeping (open,
         lock, sidecar, progress ticks, reading it back for a checksum) cost more than the
-        bytes. An interruption loses at most a buffer of bytes, which the next attempt fetches
-        again. A part file already at the path is resumed the usual way.
+        bytes. What an interrupted read got still goes to the part file for the next attempt,
+        and a part file that is already there is written the usual way.
         """
         assert self.download_path is not None
         view = memoryview(self._buffer)[:total]
