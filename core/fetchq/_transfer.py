@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Optional, Protocol, Union
-from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -284,7 +283,8 @@ class Transfer:
         self._plan: Optional[SegmentPlan] = None
         self._stream_offset = 0
         self._final_url = request.source
-        self._host_key = urlsplit(request.source).netloc.lower()
+        _scheme, hostname, port = origin_of(request.source)  # cached: the client asks too
+        self._host_key = f"{hostname}:{port}"
         self._existing_checked = False
         self._resumed_without_validator = False
         self._fresh_retry_used = False
