@@ -84,10 +84,30 @@ def _quit_on_signals(window: MainWindow) -> None:
     heartbeat.start(250)
 
 
+NO_DISPLAY = (
+    "fetchq needs a display, and none was found (DISPLAY and WAYLAND_DISPLAY are not set).\n"
+    "Start it from a desktop session; or run `make demo-cli` for the demo in this terminal;\n"
+    "or set QT_QPA_PLATFORM=offscreen to run it without a window."
+)
+
+
+def _display_missing() -> bool:
+    """On Linux without a display, Qt aborts with a core dump; say why and stop instead."""
+    environ = os.environ
+    return (
+        sys.platform.startswith("linux")
+        and not environ.get("QT_QPA_PLATFORM")
+        and not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if _display_missing() and QApplication.instance() is None:
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
     QCoreApplication.setOrganizationName("fetchq")
     QCoreApplication.setApplicationName("fetchq")
     QCoreApplication.setApplicationVersion(__version__)

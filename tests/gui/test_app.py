@@ -80,6 +80,22 @@ def test_entry_points_start(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_without_a_display_the_app_says_so_instead_of_aborting() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "fetchq_gui", "--demo"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "fetchq needs a display, and none was found" in result.stderr
+    assert "make demo-cli" in result.stderr
+
+
 def test_a_second_launch_hands_its_links_to_the_first(server: TestServer, tmp_path: Path) -> None:
     profile = tmp_path / "profile"
     downloads = tmp_path / "Downloads"
