@@ -18,11 +18,11 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Optional, Protocol, Union
+from typing import Optional, Protocol, TypeVar, Union
 
 import requests
 import urllib3.exceptions
@@ -243,6 +243,21 @@ def _content_length(response: HttpResponse) -> Optional[int]:
     except ValueError:
         return None
     return length if length >= 0 else None
+
+
+_T = TypeVar("_T")
+
+
+def _in_folder(download_path: Path, create: Callable[[Path], _T]) -> _T:
+    """``create`` the part file of ``download_path``; if its folder was removed meanwhile,
+    make the folder again and try once more."""
+    try:
+        return create(part_path(download_path))
+    except DiskError as exc:
+        if not isinstance(exc.__cause__, FileNotFoundError):
+            raise
+        download_path.parent.mkdir(parents=True, exist_ok=True)
+        return create(part_path(download_path))
 
 
 _buffers = threading.local()
@@ -645,13 +660,7 @@ class Transfer:
     def _open_part(self, total: Optional[int]) -> None:
         assert self.download_path is not None
         if self._part is None:
-            try:
-                self._part = PartFile(part_path(self.download_path))
-            except DiskError as exc:
-                if not isinstance(exc.__cause__, FileNotFoundError):
-                    raise
-                self.download_path.parent.mkdir(parents=True, exist_ok=True)  # removed meanwhile
-                self._part = PartFile(part_path(self.download_path))
+            self._part = _in_folder(self.download_path, PartFile)
             if not self._state.done and self._part.size():
                 self._part.truncate(0)
         if total is None or total >= self.settings.lazy_sidecar_below:
@@ -737,7 +746,7 @@ class Transfer:
             actual = hexdigest_of(view, algorithm, len(expected))
             if actual != expected:
                 raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
-        if not self._write_new_part(path, view):
+        if not _in_folder(path, lambda part: PartFile.write_new(part, view)):
             self._keep_partial(view, total)
             return self._finish()
         promote(part_path(path), path, self.request.overwrite)
@@ -751,15 +760,6 @@ class Transfer:
             assert self._part is not None
             self._part.write_at(data, 0)
             self._state = dataclasses.replace(self._state, done=ByteRanges.of([(0, len(data))]))
-
-    def _write_new_part(self, path: Path, data: memoryview) -> bool:
-        try:
-            return PartFile.write_new(part_path(path), data)
-        except DiskError as exc:
-            if not isinstance(exc.__cause__, FileNotFoundError):
-                raise
-            path.parent.mkdir(parents=True, exist_ok=True)  # removed meanwhile
-            return PartFile.write_new(part_path(path), data)
 
     # -- planned (and segmented) downloads --------------------------------------------------
 

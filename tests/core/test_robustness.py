@@ -133,6 +133,26 @@ def test_a_small_file_on_a_full_disk_fails_clearly_and_is_fetched_again_later(
     assert leftovers(downloads) == []
 
 
+@pytest.mark.parametrize("size", [20_000, 300_000])  # written at once; through a part file
+def test_a_folder_removed_before_the_job_runs_is_made_again(
+    make_queue: QueueFactory, server: TestServer, downloads: Path, size: int
+) -> None:
+    data = payload(size)
+    gate = threading.Event()
+    first = server.add("/first.bin", b"f" * 100, gate=gate)
+    url = server.add("/later.bin", data)
+    queue = make_queue(max_parallel_dl=1)
+    holder = queue.download(first, downloads)
+    folder = downloads / "sub"
+    job = queue.download(url, folder / "later.bin")
+    assert folder.is_dir()  # made when the job was submitted...
+    folder.rmdir()  # ...and removed while it waited
+    gate.set()
+    assert queue.wait_for_job(holder, LONG).complete
+    assert queue.wait_for_job(job, LONG).complete
+    assert file_sha256(folder / "later.bin") == sha256(data)
+
+
 def test_free_space_is_checked_before_writing(
     make_queue: QueueFactory, server: TestServer, downloads: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
