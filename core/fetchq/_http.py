@@ -486,12 +486,8 @@ class HttpClient:
         On fetchq's own plain-http connections, that request is then sent right behind a small
         answer (HTTP/1.1 pipelining, one request deep), saving a round trip per small file.
         """
-        if self._wire is None:
-            return
-        if url is None or not can_send(url):
-            self._wire.expect_next(None)
-            return
-        self._wire.expect_next(url, _direct_headers(_trusted_headers(headers, token)))
+        if self._wire is not None:  # a URL the wire client does not send is not expected
+            self._wire.expect_next(url, _direct_headers(_trusted_headers(headers, token)))
 
     def forget_thread(self) -> None:
         """The calling thread is done with this client (a worker that retires)."""

@@ -25,7 +25,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Optional
+from typing import NamedTuple, Optional
 from urllib.parse import quote, urlsplit
 
 BodyReader = Callable[[memoryview], int]
@@ -102,6 +102,15 @@ class _Connection:
             self.sock.close()
 
 
+class _Expected(NamedTuple):
+    """The request a thread expects to send next, already built."""
+
+    url: str
+    headers: dict[str, str]
+    key: tuple[str, int]
+    request: bytes
+
+
 class WirePool:
     """Idle keep-alive connections by (host, port); at most ``per_host`` kept for each."""
 
@@ -111,7 +120,7 @@ class WirePool:
         self._idle: dict[tuple[str, int], collections.deque[_Connection]] = {}
         # Pipelining, per thread: the request a thread expects to send next, and the connection
         # on which it was sent ahead (see :meth:`expect_next`).
-        self._next: dict[int, tuple[str, dict[str, str], tuple[str, int], bytes]] = {}
+        self._next: dict[int, _Expected] = {}
         self._ahead: dict[int, _Connection] = {}
         self._pipelining_works: set[tuple[str, int]] = set()
         self._pipelining_fails: set[tuple[str, int]] = set()
@@ -135,7 +144,7 @@ class WirePool:
             if url is None or built is None:
                 self._next.pop(ident, None)
             else:
-                self._next[ident] = (url, headers, *built)
+                self._next[ident] = _Expected(url, headers, *built)
 
     def _take_expected(
         self, url: str, headers: dict[str, str]
@@ -144,10 +153,10 @@ class WirePool:
         ident = threading.get_ident()
         with self._lock:
             expected = self._next.get(ident)
-            if expected is None or expected[0] != url or expected[1] != headers:
+            if expected is None or expected.url != url or expected.headers != headers:
                 return None
             del self._next[ident]
-        return expected[2], expected[3]
+        return expected.key, expected.request
 
     def forget_thread(self) -> None:
         """This thread sends no more requests: drop what it expected and what it sent ahead."""
@@ -159,23 +168,27 @@ class WirePool:
             connection.close()
 
     def _send_ahead(self, connection: _Connection) -> None:
-        """Send this thread's expected next request on ``connection``, if it goes there."""
+        """Send this thread's expected next request on ``connection``, if it goes there and
+        its host takes pipelined requests."""
+        if connection.key in self._pipelining_fails:
+            return
         ident = threading.get_ident()
         with self._lock:
             expected = self._next.get(ident)
-            if expected is None or expected[2] != connection.key:
+            if expected is None or expected.key != connection.key:
                 return
             del self._next[ident]
         try:
-            connection.sock.sendall(expected[3])
+            connection.sock.sendall(expected.request)
         except OSError:
             return  # the answer in progress decides what happens to this connection
-        connection.ahead = expected[3]
+        connection.ahead = expected.request
 
     def _keep_ahead(self, connection: _Connection) -> None:
+        ident = threading.get_ident()
         with self._lock:
-            previous = self._ahead.pop(threading.get_ident(), None)
-            self._ahead[threading.get_ident()] = connection
+            previous = self._ahead.pop(ident, None)
+            self._ahead[ident] = connection
         if previous is not None:
             previous.close()
 
@@ -348,7 +361,7 @@ def _exchange(
                 break
         if head_timeout is not None:
             _set_timeout(sock, read_timeout)
-        if response.pipelinable() and connection.key not in pool._pipelining_fails:
+        if response.pipelinable():
             pool._send_ahead(connection)
         return response
     except _ClosedBeforeAnswer:
