@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,20 @@ from tests.gui.gui_helpers import WAIT_MS, cell, click_toolbar, wait_cell
 from tests.helpers import FAST_RETRY, file_sha256, payload, sha256
 
 GUI_ENV = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+
+
+def run_python(
+    *args: str, env: Mapping[str, str] = GUI_ENV, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` (this interpreter) to its end, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_quit_pauses_downloads_and_the_next_start_resumes_them(
@@ -67,14 +82,7 @@ def test_entry_points_start(tmp_path: Path) -> None:
     )
     assert version.stdout.startswith("fetchq ")
     shot = tmp_path / "demo.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "fetchq_gui", "--demo", "--screenshot", str(shot)],
-        env=GUI_ENV,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    result = run_python("-m", "fetchq_gui", "--demo", "--screenshot", str(shot), timeout=90)
     assert result.returncode == 0, result.stderr
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -83,14 +91,7 @@ def test_entry_points_start(tmp_path: Path) -> None:
 def test_without_a_display_the_app_says_so_instead_of_aborting() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.pop("QT_QPA_PLATFORM", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "fetchq_gui", "--demo"],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python("-m", "fetchq_gui", "--demo", env=env)
     assert result.returncode == 2, result.stderr
     assert "fetchq needs a display, and none was found" in result.stderr
     assert "make demo-cli" in result.stderr
@@ -118,14 +119,7 @@ def test_a_second_launch_hands_its_links_to_the_first(server: TestServer, tmp_pa
             assert first.poll() is None, log.read_text(encoding="utf-8")
             assert time.monotonic() < deadline, "the first instance never listened"
             time.sleep(0.1)
-        second = subprocess.run(
-            [sys.executable, "-m", "fetchq_gui", "--profile", str(profile), url],
-            env=GUI_ENV,
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        second = run_python("-m", "fetchq_gui", "--profile", str(profile), url)
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stdout
         deadline = time.monotonic() + 30
@@ -157,14 +151,7 @@ def test_a_journal_that_cannot_be_read_is_explained(tmp_path: Path) -> None:
         f"code = main(['--profile', {str(profile)!r}])\n"
         "print(code, shown)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env=GUI_ENV,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python("-c", script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("1 [")
     assert "not a readable fetchq journal" in result.stdout
