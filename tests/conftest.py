@@ -53,6 +53,17 @@ def queue(make_queue: QueueFactory) -> DownloadQueueService:
     return make_queue()
 
 
+@pytest.fixture(params=["splice", "buffer"])
+def byte_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test over both ways a body reaches its file: spliced (Linux) or buffered."""
+    from fetchq import _splice
+
+    if request.param == "splice" and not _splice.AVAILABLE:
+        pytest.skip("splice is Linux-only")
+    monkeypatch.setattr(_splice, "AVAILABLE", request.param == "splice")
+    return str(request.param)
+
+
 @pytest.fixture
 def downloads(tmp_path: Path) -> Path:
     folder = tmp_path / "downloads"

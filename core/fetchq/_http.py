@@ -34,7 +34,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._exceptions import BlockedAddressError, RedirectError
 from ._retry import Timeouts
-from ._wire import DRAIN_AT_MOST, BodyReader, WirePool, can_send, send_get
+from ._wire import DRAIN_AT_MOST, BodyReader, PipeFiller, WirePool, can_send, send_get
 
 USER_AGENT = "fetchq/0.1 (+https://github.com/fetchq/fetchq)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -265,6 +265,9 @@ class HttpResponse(Protocol):
     def body_reader(self) -> BodyReader:
         """A ``readinto`` for the body: the bytes that have arrived, waiting only for the first."""
 
+    def pipe_filler(self) -> Optional[PipeFiller]:
+        """Moves the body into a kernel pipe instead, when this response can; else None."""
+
     def release(self) -> None:
         """The body was read to its end: keep the connection for another request."""
 
@@ -322,6 +325,9 @@ class Urllib3Response:
             return len(data)
 
         return read
+
+    def pipe_filler(self) -> Optional[PipeFiller]:
+        return None  # urllib3 buffers what it reads, and TLS bytes cannot be spliced
 
     def release(self) -> None:
         self.raw.release_conn()

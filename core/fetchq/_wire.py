@@ -4,9 +4,10 @@ For a small file, most of the time requests and urllib3 take goes to building th
 parsing the answer (http.client hands the headers to the ``email`` package): about half a
 millisecond a file, more than the file itself costs on a fast link. This client does only what
 fetchq's transfers use: one GET, status and headers into a dict, and a body read straight from
-the socket into the caller's buffer, framed by Content-Length, chunked coding or the end of the
-connection. It is used for fetchq's own session without a proxy; TLS, proxies, URLs with
-credentials and callers' sessions keep going through requests.
+the socket into the caller's buffer (or, on Linux, spliced into a kernel pipe), framed by
+Content-Length, chunked coding or the end of the connection. It is used for fetchq's own
+session without a proxy; TLS, proxies, URLs with credentials and callers' sessions keep going
+through requests.
 
 Malformed answers raise :class:`WireError`, an ``http.client.HTTPException`` like http.client's
 own, so transfers retry them the same way. A connection goes back to the pool only after its
@@ -28,8 +29,13 @@ from contextlib import suppress
 from typing import NamedTuple, Optional
 from urllib.parse import quote, urlsplit
 
+from . import _splice
+from ._splice import KernelPipe
+
 BodyReader = Callable[[memoryview], int]
 """Reads the next bytes of a body into the view; returns how many, 0 at the end."""
+PipeFiller = Callable[[KernelPipe, int], int]
+"""Moves up to that many next bytes of a body into the pipe; returns how many, 0 at the end."""
 
 MAX_HEAD = 64 * 1024
 """Bytes a status line and headers may take together (http.client allows 100 lines of 64 KiB)."""
@@ -497,15 +503,42 @@ class WireResponse:
         """
         if self._finished or not len(view):
             return 0
-        connection = self._connection
-        if connection is None:
-            raise ValueError("read from a closed response")
+        connection = self._open_connection()
         if self._chunked:
             return self._read_chunked(connection, view)
         remaining = self._remaining
         if remaining is not None and len(view) > remaining:
             view = view[:remaining]
-        count = self._read_some(connection, view)
+        return self._count_read(self._read_some(connection, view))
+
+    def pipe_filler(self) -> Optional[PipeFiller]:
+        """Moves the body into a kernel pipe where the platform can; not for chunked bodies."""
+        return self.fill_pipe if _splice.AVAILABLE and not self._chunked else None
+
+    def fill_pipe(self, pipe: KernelPipe, count: int) -> int:
+        """Like :meth:`readinto`, but the bytes go into ``pipe``, up to ``count`` of them."""
+        if self._finished or count <= 0:
+            return 0
+        connection = self._open_connection()
+        if self._remaining is not None:
+            count = min(count, self._remaining)
+        pending = connection.pending
+        if pending:
+            got = pipe.put(pending[:count])
+            del pending[:got]
+        else:
+            got = pipe.fill_from(connection.sock, count)
+        return self._count_read(got)
+
+    def _open_connection(self) -> _Connection:
+        connection = self._connection
+        if connection is None:
+            raise ValueError("read from a closed response")
+        return connection
+
+    def _count_read(self, count: int) -> int:
+        """Account for ``count`` bytes of a body that is not chunked."""
+        remaining = self._remaining
         if remaining is not None:
             if not count:  # the end came early: the caller sees 0 bytes short of the length
                 self._keep_alive = False

@@ -66,23 +66,40 @@ def test_stop_returns_promptly_with_running_jobs_paused(
 
 
 class FullDisk:
-    """os.pwrite that fails with ``code`` once a part file holds ``limit`` bytes."""
+    """File writes that fail with ``code`` once a part file holds ``limit`` bytes.
+
+    Both ways bytes reach a file: ``os.pwrite`` from a buffer, ``os.splice`` from a pipe.
+    """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, limit: int, code: int) -> None:
         self.limit, self.code, self.armed = limit, code, True
-        self._real = os.pwrite
-        monkeypatch.setattr(os, "pwrite", self)
+        self._pwrite, self._splice = os.pwrite, getattr(os, "splice", None)
+        monkeypatch.setattr(os, "pwrite", self.pwrite)
+        if self._splice is not None:
+            monkeypatch.setattr(os, "splice", self.splice)
 
-    def __call__(self, fd: int, data: Any, offset: int) -> int:
-        if self.armed and offset + len(data) > self.limit:
+    def _check(self, offset: int, count: int) -> None:
+        if self.armed and offset + count > self.limit:
             raise OSError(self.code, os.strerror(self.code))
-        return self._real(fd, data, offset)
+
+    def pwrite(self, fd: int, data: Any, offset: int) -> int:
+        self._check(offset, len(data))
+        return self._pwrite(fd, data, offset)
+
+    def splice(self, src: int, dst: int, count: int, **kwargs: Any) -> int:
+        assert self._splice is not None
+        offset = kwargs.get("offset_dst")
+        if offset is not None:  # into a file
+            self._check(offset, count)
+        result: int = self._splice(src, dst, count, **kwargs)
+        return result
 
 
 @pytest.mark.parametrize(
     ("code", "error"),
     [(errno.ENOSPC, "InsufficientSpaceError"), (errno.EIO, "DiskError")],
 )
+@pytest.mark.usefixtures("byte_path")
 def test_a_failing_disk_ends_in_error_and_keeps_the_part_for_a_resume(
     make_queue: QueueFactory,
     server: TestServer,
