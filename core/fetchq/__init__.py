@@ -8,6 +8,8 @@ queue.download(source="https://example.com/file.bin", dest="/tmp/downloads",
 queue.join()
 """
 
+import typing as _typing
+
 from ._events import (
     DownloadCancelledEvent,
     DownloadCompleteEvent,
@@ -29,7 +31,6 @@ from ._exceptions import (
     DiskError,
     DownloadJobCancelledException,
     FetchqError,
-    HTTPError,
     InsufficientSpaceError,
     IntegrityError,
     InvalidChecksumError,
@@ -58,6 +59,19 @@ from ._transfer import TransferSettings
 from ._validation import parse_checksum, validate_source
 
 __version__ = "0.1.0"
+
+if _typing.TYPE_CHECKING:
+    from ._http_error import HTTPError
+
+
+def __getattr__(name: str) -> object:
+    """``HTTPError`` on first use: it derives from requests', which plain http never loads."""
+    if name == "HTTPError":
+        from ._http_error import HTTPError
+
+        return HTTPError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BlockedAddressError",

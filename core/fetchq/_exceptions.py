@@ -30,11 +30,33 @@
 
 A job's ``error_type`` is ``f"{type(exc).__name__}({exc})"``, so the 404 of the reference page reads
 ``HTTPError(Not Found)``.
+
+``HTTPError`` lives in :mod:`._http_error` and is looked up from here on first use: deriving from
+requests' means importing requests, a tenth of a second of start-up that plain-http downloads
+(fetchq's own client) never need.
 """
 
 from __future__ import annotations
 
-import requests
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._http_error import HTTPError
+
+
+def __getattr__(name: str) -> object:
+    if name == "HTTPError":
+        from ._http_error import HTTPError
+
+        return HTTPError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def http_error(reason: str, status_code: int) -> HTTPError:
+    """An :class:`HTTPError` for a status we cannot use (requests loads with the first one)."""
+    from ._http_error import HTTPError
+
+    return HTTPError(reason, status_code=status_code)
 
 
 class FetchqError(Exception):
@@ -67,17 +89,6 @@ class DownloadJobCancelledException(FetchqError):
 
 class TransferError(FetchqError):
     """A download failed. Subclasses say why."""
-
-
-class HTTPError(TransferError, requests.HTTPError):
-    """The server answered with a status code that cannot give us the file.
-
-    Also a ``requests.HTTPError``, so code that catches those keeps working.
-    """
-
-    def __init__(self, reason: str, *, status_code: int) -> None:
-        super().__init__(reason)
-        self.status_code = status_code
 
 
 class ResponseError(TransferError):

@@ -12,29 +12,24 @@ from __future__ import annotations
 
 import enum
 import functools
-import http.client
 import ipaddress
 import re
-import select
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Optional, Protocol, cast
+from typing import TYPE_CHECKING, Optional, Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies
 
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
 from ._exceptions import BlockedAddressError, RedirectError
 from ._retry import Timeouts
-from ._wire import DRAIN_AT_MOST, BodyReader, PipeFiller, WirePool, can_send, send_get
+from ._wire import BodyReader, PipeFiller, WirePool, can_send, send_get
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = "fetchq/0.1 (+https://github.com/fetchq/fetchq)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -159,63 +154,6 @@ def _report_socket(sock: socket.socket) -> None:
         scope.attach(sock)
 
 
-class _WatchedConnectionMixin:
-    """Checks each new socket against the address policy and reports it to the current scope."""
-
-    sock: Optional[socket.socket]
-
-    def _new_conn(self) -> socket.socket:
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        try:
-            _check_connected(sock)
-        except BlockedAddressError:
-            sock.close()
-            raise
-        return sock
-
-    def getresponse(self) -> Any:
-        if self.sock is not None:
-            _report_socket(self.sock)
-        return super().getresponse()  # type: ignore[misc]
-
-
-class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class FetchqAdapter(HTTPAdapter):
-    """requests' adapter with fetchq's watched connections; no urllib3 retries (fetchq retries)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPPool,
-            "https": _WatchedHTTPSPool,
-        }
-
-
-def make_session(pool_size: int) -> requests.Session:
-    """fetchq's own session, with a pool large enough for every connection open at once."""
-    session = requests.Session()
-    adapter = FetchqAdapter(pool_connections=32, pool_maxsize=max(10, pool_size), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
-
 @dataclass(frozen=True)
 class TokenRule:
     """Send ``token`` to URLs that ``pattern`` matches (``re.search``)."""
@@ -278,135 +216,9 @@ class HttpResponse(Protocol):
         """Close the connection unless it was released; safe to call again."""
 
 
-class Urllib3Response:
-    """A response read through urllib3 (requests, TLS, proxies, a caller's session)."""
-
-    __slots__ = ("headers", "raw", "reason", "socket", "status_code")
-
-    def __init__(
-        self, raw: urllib3.BaseHTTPResponse, status: int, reason: str, headers: Mapping[str, str]
-    ) -> None:
-        self.raw = raw
-        self.status_code = status
-        self.reason = reason
-        self.headers = headers
-        connection = getattr(raw, "connection", None)
-        sock = getattr(connection, "sock", None)
-        self.socket = sock if isinstance(sock, socket.socket) else None
-
-    @classmethod
-    def of_requests(cls, response: requests.Response) -> Urllib3Response:
-        return cls(response.raw, response.status_code, response.reason or "", response.headers)
-
-    @classmethod
-    def of_urllib3(cls, response: urllib3.BaseHTTPResponse) -> Urllib3Response:
-        return cls(response, response.status, response.reason or "", response.headers)
-
-    def body_reader(self) -> BodyReader:
-        """Copies once, from the socket into our buffer, where http.client allows it.
-
-        urllib3's own ``readinto`` reads into a temporary ``bytes`` first; http.client's does
-        not. Bytes are written as served (we ask for ``identity``), so nothing is decoded.
-        """
-        raw = self.raw
-        fp = getattr(raw, "_fp", None)
-        buffered = getattr(fp, "fp", None)
-        if (
-            isinstance(fp, http.client.HTTPResponse)
-            and not fp.chunked
-            and hasattr(buffered, "readinto1")
-            and hasattr(fp, "_close_conn")
-        ):
-            return _length_reader(fp, buffered)
-
-        def read(view: memoryview) -> int:
-            data = raw.read(len(view), decode_content=False)
-            view[: len(data)] = data
-            return len(data)
-
-        return read
-
-    def pipe_filler(self) -> Optional[PipeFiller]:
-        return None  # urllib3 buffers what it reads, and TLS bytes cannot be spliced
-
-    def release(self) -> None:
-        self.raw.release_conn()
-        self.raw.close()
-
-    def discard(self) -> None:
-        try:
-            length = int(self.headers.get("content-length", "-1"))
-        except ValueError:
-            length = -1
-        if 0 <= length <= DRAIN_AT_MOST:
-            with suppress(Exception):
-                self.raw.drain_conn()
-        self.raw.close()
-
-    def close(self) -> None:
-        self.raw.close()
-
-
-def _length_reader(fp: http.client.HTTPResponse, buffered: Any) -> BodyReader:
-    """Read what one ``recv`` returns, straight into the caller's buffer.
-
-    ``readinto`` would wait until the whole buffer is full, hiding progress on slow links;
-    ``readinto1`` returns as soon as bytes arrive. But while the BufferedReader still holds bytes
-    (those that came with the headers), ``readinto1`` copies them and then makes a blocking
-    socket read anyway, so a stall loses them; ``read1`` returns buffered bytes alone. We use
-    ``read1`` until the buffer is provably empty (it returned less than asked), then the
-    single-copy ``readinto1``. After its first bytes, a read goes on taking what is already
-    waiting in the socket (a zero-timeout poll) until the buffer is full: it never waits longer
-    than for its first bytes, yet a fast link hands over a megabyte per call, not 100 KiB, and
-    the per-call bookkeeping stays small. http.client's length bookkeeping is kept, so a body
-    read to its end leaves the connection reusable.
-    """
-    may_hold_bytes = True
-    raw_socket = getattr(getattr(buffered, "raw", None), "_sock", None)
-    poller: Optional[select.poll] = None
-    if raw_socket is not None and hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(raw_socket, select.POLLIN)
-
-    def read(view: memoryview) -> int:
-        nonlocal may_hold_bytes
-        remaining = fp.length
-        if remaining is not None:
-            if remaining <= 0:
-                return 0
-            if len(view) > remaining:
-                view = view[:remaining]
-        count: int
-        if may_hold_bytes:
-            data = buffered.read1(len(view))
-            count = len(data)
-            view[:count] = data
-            may_hold_bytes = count == len(view)
-        else:
-            count = buffered.readinto1(view)
-            if poller is not None:
-                while 0 < count < len(view) and poller.poll(0):
-                    more: int = buffered.readinto1(view[count:])
-                    if not more:
-                        break
-                    count += more
-        if remaining is not None:
-            fp.length = remaining - count
-        if not count or fp.length == 0:
-            fp._close_conn()  # type: ignore[attr-defined]
-        return count
-
-    return read
-
-
 def proxies_configured() -> bool:
     """Whether the environment asks for a proxy (``http_proxy``, ``HTTPS_PROXY``, ...)."""
     return bool(getproxies())
-
-
-def _keep_request(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """An auth that changes nothing: stops a session's own auth from replacing our token."""
-    return request
 
 
 def _trusted_headers(headers: Mapping[str, str], token: Optional[str]) -> dict[str, str]:
@@ -429,27 +241,39 @@ class HttpClient:
 
     def __init__(
         self,
-        session: requests.Session,
+        session: Optional[requests.Session],
         timeouts: Timeouts,
         *,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         address_policy: Optional[AddressPolicy] = None,
-        own_session: bool = False,
         pool_size: int = 10,
     ) -> None:
-        self.session = session
+        """``session``: a caller's requests session, or None for fetchq's own (made when a
+        request first needs it: plain http does not)."""
+        self._session = session
+        self._session_lock = threading.Lock()
+        self._pool_size = pool_size
         self.timeouts = timeouts
         self.max_redirects = max_redirects
         self.address_policy = address_policy
-        self._own_session = own_session
+        self._own_session = session is None
         # With fetchq's own session and no proxy, requests go straight to the session's mounted
         # adapter (its urllib3 pool, with requests' TLS setup): the Session's per-request work
         # (merging settings, reading proxy variables, hooks, cookies) is most of the cost of a
         # small file. A caller's session always gets the full Session.request.
-        self._direct = own_session and not proxies_configured()
+        self._direct = self._own_session and not proxies_configured()
         # Plain http on that path skips requests and urllib3 altogether (:mod:`._wire`).
         self._wire = WirePool(max(10, pool_size)) if self._direct else None
-        self._urllib3_timeout = urllib3.Timeout(connect=timeouts.connect, read=timeouts.read)
+
+    @property
+    def session(self) -> requests.Session:
+        """The requests session: the caller's, or fetchq's own, made on first use."""
+        with self._session_lock:
+            if self._session is None:
+                from ._session import make_session
+
+                self._session = make_session(self._pool_size)
+            return self._session
 
     def close_idle(self) -> None:
         """Close the keep-alive connections nobody uses now (fetchq's own, not the session's)."""
@@ -504,37 +328,24 @@ class HttpClient:
         self, url: str, headers: Mapping[str, str], token: Optional[str]
     ) -> HttpResponse:
         request_headers = _trusted_headers(headers, token)
-        auth: Any = _keep_request if token else None
         if self._direct:
             return self._send_direct(url, request_headers)
-        response = self.session.request(
-            "GET",
-            url,
-            headers=request_headers,
-            auth=auth,
-            stream=True,
-            allow_redirects=False,
-            timeout=self.timeouts.as_requests(),
-        )
-        return Urllib3Response.of_requests(response)
+        from ._session import send_with_session
+
+        return send_with_session(self.session, url, request_headers, bool(token), self.timeouts)
 
     def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A hop to another origin: no session headers, auth or cookies, only ours."""
         plain_headers = dict(headers)
-        user_agent = self.session.headers.get("User-Agent")
+        if self._direct:
+            return self._send_direct(url, plain_headers)  # adds our User-Agent
+        from ._session import send_untrusted
+
+        session = self.session
+        user_agent = session.headers.get("User-Agent")
         if user_agent:
             plain_headers.setdefault("User-Agent", str(user_agent))
-        if self._direct:
-            return self._send_direct(url, plain_headers)
-        request = requests.Request("GET", url, headers=plain_headers).prepare()
-        settings = self.session.merge_environment_settings(url, {}, True, None, None)
-        response = self.session.send(
-            request,
-            allow_redirects=False,
-            timeout=self.timeouts.as_requests(),
-            **settings,
-        )
-        return Urllib3Response.of_requests(response)
+        return send_untrusted(session, url, plain_headers, self.timeouts)
 
     def _send_direct(self, url: str, headers: dict[str, str]) -> HttpResponse:
         """GET over fetchq's own connections: plain http by :mod:`._wire`, the rest through the
@@ -550,27 +361,9 @@ class HttpClient:
                 _check_connected,
                 _report_socket,
             )
-        adapter = self.session.get_adapter(url)
-        assert isinstance(adapter, HTTPAdapter)
-        target = requests.PreparedRequest()
-        target.url = url
-        pool = adapter.get_connection_with_tls_context(target, verify=True)
-        assert isinstance(pool, HTTPConnectionPool)
-        cast(Any, adapter).cert_verify(pool, url, True, None)  # untyped in the stubs
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        raw = pool.urlopen(
-            "GET",
-            path,
-            headers=headers,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
-            decode_content=False,
-            retries=False,
-            timeout=self._urllib3_timeout,
-        )
-        return Urllib3Response.of_urllib3(raw)
+        from ._session import send_on_adapter
+
+        return send_on_adapter(self.session, url, headers, self.timeouts)
 
     def _check_address_before_connect(self, url: str) -> None:
         """With a caller's session the connect-time hook is absent: check the resolved names."""

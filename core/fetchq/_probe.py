@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ._exceptions import HTTPError
+from ._exceptions import http_error
 from ._http import HttpClient, HttpResponse, status_phrase
 from ._naming import choose_filename
 from ._transfer import ContentRange, parse_content_range
@@ -40,7 +40,7 @@ def probe(client: HttpClient, url: str, token: Optional[str]) -> ProbeResult:
 def _result(url: str, final_url: str, response: HttpResponse) -> ProbeResult:
     status = response.status_code
     if status >= 400:
-        raise HTTPError(response.reason or status_phrase(status), status_code=status)
+        raise http_error(response.reason or status_phrase(status), status)
     size: Optional[int] = None
     accepts_ranges = False
     if status == 206:

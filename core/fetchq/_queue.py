@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
-import requests
 from pydantic import ValidationError
 
 from ._events import ProgressThrottle, call_safely, make_event, publish
@@ -43,7 +42,6 @@ from ._http import (
     HttpClient,
     TokenRule,
     is_public_address,
-    make_session,
     token_for,
 )
 from ._job import (
@@ -67,6 +65,9 @@ from ._transfer import (
     TransferSettings,
 )
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger("fetchq")
 
@@ -225,15 +226,11 @@ class DownloadQueueService:
         self._host_slots = HostSlots(max_connections_per_host)
         if address_policy is None and not allow_private_addresses:
             address_policy = is_public_address
-        own_session = requests_session is None
-        pool_size = max_parallel_dl * max_connections_per_download
-        session = requests_session or make_session(pool_size=pool_size)
         self._client = HttpClient(
-            session,
+            requests_session,
             settings.timeouts,
             address_policy=address_policy,
-            own_session=own_session,
-            pool_size=pool_size,
+            pool_size=max_parallel_dl * max_connections_per_download,
         )
 
         self._lock = threading.Lock()

@@ -16,6 +16,7 @@ import http.client
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,19 +25,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Optional, Protocol, TypeVar, Union
 
-import requests
-import urllib3.exceptions
-
 from ._exceptions import (
     ChecksumMismatch,
     DestinationExistsError,
     DestinationInUseError,
     DiskError,
     FetchqError,
-    HTTPError,
     ResponseError,
     SizeMismatch,
     TransferError,
+    http_error,
 )
 from ._growth import RETRIAL_AFTER, Growth, after_one, after_two
 from ._http import (
@@ -179,18 +177,26 @@ class _Restart(Exception):
     """Start the next attempt at once: the name is now known, or the file changed on the server."""
 
 
-_NETWORK_ERRORS = (
-    requests.RequestException,
-    http.client.HTTPException,
-    urllib3.exceptions.HTTPError,
-    OSError,
-)
-_READ_ERRORS = (*_NETWORK_ERRORS, ValueError)  # ValueError: a read of a response an abort closed
+def _network_errors() -> tuple[type[Exception], ...]:
+    """What a failed request or read raises: OSError (requests' errors are OSErrors too) and
+    http.client's, plus urllib3's once it is loaded (only requests' path loads it)."""
+    urllib3_exceptions = sys.modules.get("urllib3.exceptions")
+    if urllib3_exceptions is None:
+        return _OWN_NETWORK_ERRORS
+    return (*_OWN_NETWORK_ERRORS, urllib3_exceptions.HTTPError)
+
+
+_OWN_NETWORK_ERRORS: tuple[type[Exception], ...] = (http.client.HTTPException, OSError)
+
+
+def _read_errors() -> tuple[type[Exception], ...]:
+    return (*_network_errors(), ValueError)  # ValueError: a read of a response an abort closed
 
 
 def _is_permanent_network_error(exc: BaseException) -> bool:
     """Failures that another attempt cannot fix: bad certificates, unusable URLs."""
-    return isinstance(
+    requests = sys.modules.get("requests")
+    return requests is not None and isinstance(
         exc,
         (
             requests.exceptions.SSLError,
@@ -432,7 +438,7 @@ class Transfer:
             )
         except FetchqError:
             raise
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             self._raise_if_aborted()
             if _is_permanent_network_error(exc):
                 raise
@@ -475,7 +481,7 @@ class Transfer:
             return self._handle_416(response, wanted)
         elif status >= 300:
             reason = response.reason or status_phrase(status)
-            error = HTTPError(reason, status_code=status)
+            error = http_error(reason, status)
             if is_retryable_status(status):
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 raise _Retryable(error, retry_after)
@@ -751,7 +757,7 @@ class Transfer:
         """``read(into)``; a network error becomes a retryable one (unless we were aborted)."""
         try:
             return read(into)
-        except _READ_ERRORS as exc:
+        except _read_errors() as exc:
             self._raise_if_aborted()
             raise _Retryable(exc) from exc
 
@@ -1022,7 +1028,7 @@ class Transfer:
             response, _ = self.client.open(self._final_url, headers, self._token_for_final())
         except FetchqError:
             raise
-        except _NETWORK_ERRORS as exc:
+        except _network_errors() as exc:
             self._raise_if_aborted()
             raise _Retryable(exc) from exc
         status = response.status_code
@@ -1051,7 +1057,7 @@ class Transfer:
             else:
                 self._ranges_refused = True
             return None  # the connection reading the whole body goes on into this range
-        error = HTTPError(response.reason or status_phrase(status), status_code=status)
+        error = http_error(response.reason or status_phrase(status), status)
         if is_retryable_status(status) or status == 416:
             raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
         raise error

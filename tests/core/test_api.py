@@ -6,6 +6,8 @@ import inspect
 import json
 import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,40 @@ def test_one_exception_root() -> None:
     assert issubclass(HTTPError, requests.HTTPError)
     error = HTTPError("Not Found", status_code=404)
     assert (str(error), error.status_code) == ("Not Found", 404)
+
+
+LOADED = "sorted(m for m in ('requests', 'urllib3') if m in sys.modules)"
+
+
+def test_plain_http_never_loads_requests_until_an_http_error(
+    server: TestServer, tmp_path: Path
+) -> None:
+    """requests and urllib3 cost a tenth of a second to import: plain http does without."""
+    good = server.add("/good.bin", b"x" * 100_000)
+    missing = server.url("/gone.bin")  # nothing there: 404
+    script = f"""
+import sys
+import fetchq
+print({LOADED})
+with fetchq.DownloadQueueService() as queue:
+    job = queue.download({good!r}, {str(tmp_path)!r})
+    queue.join()
+    print(job.status.value, {LOADED})
+    job = queue.download({missing!r}, {str(tmp_path)!r})
+    queue.join()
+    print(job.error_type, {LOADED})
+    print(issubclass(fetchq.HTTPError, __import__("requests").HTTPError))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "[]",
+        "completed []",
+        "HTTPError(Not Found) ['requests', 'urllib3']",
+        "True",
+    ]
 
 
 def test_statuses_are_the_documented_strings() -> None:

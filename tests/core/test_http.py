@@ -175,3 +175,22 @@ def test_origins_differ_by_scheme_host_and_port() -> None:
     assert origin_of("http://example.org/") != origin_of("https://example.org/")
     assert origin_of("https://example.org/") != origin_of("https://example.org:8443/")
     assert origin_of("https://example.org/") != origin_of("https://cdn.example.org/")
+
+
+def test_a_proxy_from_the_environment_is_used(
+    make_queue: QueueFactory,
+    server: TestServer,
+    downloads: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``http_proxy`` set, requests go through requests' Session, which honours it."""
+    data = payload(50_000)
+    origin = "http://fetchq-proxied.invalid"  # resolvable only by the proxy
+    server.add("/via-proxy.bin", data)
+    monkeypatch.setenv("http_proxy", server.url("/").rstrip("/"))
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    queue = make_queue()
+    job = queue.download(f"{origin}/via-proxy.bin", downloads)
+    assert queue.wait_for_job(job, LONG).complete, job.error_type
+    assert (downloads / "via-proxy.bin").read_bytes() == data
