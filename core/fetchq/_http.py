@@ -221,6 +221,12 @@ def proxies_configured() -> bool:
     return bool(getproxies())
 
 
+def _has_userinfo(url: str) -> bool:
+    """``user:password@`` in the URL: requests' full path turns it into Basic auth (unless a
+    token is sent), which a bare connection pool would silently drop."""
+    return "@" in urlsplit(url).netloc
+
+
 def _trusted_headers(headers: Mapping[str, str], token: Optional[str]) -> dict[str, str]:
     """The headers of a request to the source's origin: the token goes there, and only there."""
     request_headers = dict(headers)
@@ -328,7 +334,7 @@ class HttpClient:
         self, url: str, headers: Mapping[str, str], token: Optional[str]
     ) -> HttpResponse:
         request_headers = _trusted_headers(headers, token)
-        if self._direct:
+        if self._direct and not _has_userinfo(url):
             return self._send_direct(url, request_headers)
         from ._session import send_with_session
 
@@ -337,7 +343,7 @@ class HttpClient:
     def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A hop to another origin: no session headers, auth or cookies, only ours."""
         plain_headers = dict(headers)
-        if self._direct:
+        if self._direct and not _has_userinfo(url):
             return self._send_direct(url, plain_headers)  # adds our User-Agent
         from ._session import send_untrusted
 

@@ -177,6 +177,20 @@ def test_origins_differ_by_scheme_host_and_port() -> None:
     assert origin_of("https://example.org/") != origin_of("https://cdn.example.org/")
 
 
+def test_urls_with_credentials_go_through_fetchq_own_requests_session(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    """The plain-http client does not send userinfo; the session (made on first use) does."""
+    data = payload(300_000)
+    url = server.add("/secret.bin", data).replace("http://", "http://user:pw@")
+    queue = make_queue()
+    job = queue.download(url, downloads)
+    assert queue.wait_for_job(job, LONG).complete
+    assert (downloads / "secret.bin").read_bytes() == data
+    (request,) = server.requests_for("/secret.bin")
+    assert request.header("Authorization") == "Basic dXNlcjpwdw=="  # urllib3 sent user:pw
+
+
 def test_a_proxy_from_the_environment_is_used(
     make_queue: QueueFactory,
     server: TestServer,
