@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from ._job import DownloadJob
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class TqdmProgress:
@@ -26,6 +27,8 @@ class TqdmProgress:
             if bar is None:
                 if finished and job.bytes == 0:
                     return
+                from tqdm import tqdm  # on the first bar: a console app's import, not everyone's
+
                 bar = tqdm(desc=job.name, total=job.total_bytes or None, **self._options)
                 self._bars[job.id] = bar
             if job.total_bytes and bar.total != job.total_bytes:
