@@ -1,4 +1,4 @@
-"""HTTP policy: the session and its pool, timeouts, tokens, redirects, credentials, address guard.
+"""HTTP policy: the clients and their pools, timeouts, tokens, redirects, credentials, guard.
 
 Redirects are followed here, not by requests, so that credentials (the bearer token, the
 session's auth, headers and cookies) reach only the origin (scheme, host, port) of the source,
@@ -6,6 +6,8 @@ schemes other than http(s) are refused, and the private-address guard sees every
 
 Connections made through fetchq's own session report their sockets to the transfer that uses
 them (:func:`watched`), so cancel and pause can shut a socket down while a read is blocked on it.
+Plain http goes through :mod:`._wire`; whatever needs requests (TLS, proxies, credentials in the
+URL, a caller's session) through :mod:`._session`, imported on first use.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def _current_scope() -> Optional[_Scope]:
     return getattr(_local, "scope", None)
 
 
-def _check_connected(sock: socket.socket) -> None:
+def check_connected(sock: socket.socket) -> None:
     """Refuse a new connection whose peer the current scope's address policy forbids."""
     scope = _current_scope()
     if scope is not None and scope.address_policy is not None:
@@ -147,7 +149,7 @@ def _check_connected(sock: socket.socket) -> None:
             raise BlockedAddressError(f"refused to connect to non-public address {address}")
 
 
-def _report_socket(sock: socket.socket) -> None:
+def report_socket(sock: socket.socket) -> None:
     """Let the current scope's abort signal shut ``sock`` down while a read blocks on it."""
     scope = _current_scope()
     if scope is not None:
@@ -364,8 +366,8 @@ class HttpClient:
                 headers,
                 self.timeouts.connect,
                 self.timeouts.read,
-                _check_connected,
-                _report_socket,
+                check_connected,
+                report_socket,
             )
         from ._session import send_on_adapter
 

@@ -22,7 +22,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ._exceptions import BlockedAddressError
-from ._http import USER_AGENT, HttpResponse, _check_connected, _report_socket
+from ._http import USER_AGENT, HttpResponse, check_connected, report_socket
 from ._retry import Timeouts
 from ._wire import DRAIN_AT_MOST, BodyReader, PipeFiller
 
@@ -35,7 +35,7 @@ class _WatchedConnectionMixin:
     def _new_conn(self) -> socket.socket:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         try:
-            _check_connected(sock)
+            check_connected(sock)
         except BlockedAddressError:
             sock.close()
             raise
@@ -43,7 +43,7 @@ class _WatchedConnectionMixin:
 
     def getresponse(self) -> Any:
         if self.sock is not None:
-            _report_socket(self.sock)
+            report_socket(self.sock)
         return super().getresponse()  # type: ignore[misc]
 
 
