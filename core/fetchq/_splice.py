@@ -28,7 +28,9 @@ PIPE_BYTES = 1 << 20
 
 _F_SETPIPE_SZ = 1031
 _F_GETPIPE_SZ = 1032
-_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV)
+_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EPERM)
+"""What a file system, socket or sandbox (seccomp) that refuses splice answers; a real write
+error then comes from the buffered write as well."""
 _FALLBACK_BYTES = 256 * 1024
 
 

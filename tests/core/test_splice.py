@@ -48,15 +48,16 @@ def move_all(pipe: KernelPipe, receiver: socket.socket, fd: int, offset: int, si
     return calls
 
 
-def refuse(monkeypatch: pytest.MonkeyPatch, side: str) -> list[str]:
-    """Make ``os.splice`` refuse one side (EINVAL) as an unsupported file system would."""
+def refuse(monkeypatch: pytest.MonkeyPatch, side: str, code: int) -> list[str]:
+    """Make ``os.splice`` refuse one side, as an unsupported file system (EINVAL) or a sandbox
+    that forbids the call (EPERM) would."""
     real, refused = os.splice, []
 
     def splice(src: int, dst: int, count: int, **kwargs: Any) -> int:
         into_file = kwargs.get("offset_dst") is not None
         if (side == "file") == into_file:
             refused.append(side)
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+            raise OSError(code, os.strerror(code))
         result: int = real(src, dst, count, **kwargs)
         return result
 
@@ -64,15 +65,19 @@ def refuse(monkeypatch: pytest.MonkeyPatch, side: str) -> list[str]:
     return refused
 
 
-@pytest.mark.parametrize("refused_side", [None, "file", "socket"])
+@pytest.mark.parametrize(
+    ("refused_side", "code"),
+    [(None, 0), ("file", errno.EINVAL), ("socket", errno.EINVAL), ("socket", errno.EPERM)],
+)
 def test_bytes_land_exactly_at_their_offset(
     pair: tuple[socket.socket, socket.socket],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     refused_side: str | None,
+    code: int,
 ) -> None:
     sender, receiver = pair
-    refused = refuse(monkeypatch, refused_side) if refused_side else []
+    refused = refuse(monkeypatch, refused_side, code) if refused_side else []
     data = payload(3 * MiB + 12345)
     target = tmp_path / "out.bin"
     target.write_bytes(b"\x00" * 100)
