@@ -43,9 +43,15 @@ class KernelPipe:
 
     def __init__(self) -> None:
         self._read_fd, self._write_fd = os.pipe2(os.O_CLOEXEC)
-        with contextlib.suppress(OSError):  # over the user's pipe quota: the default size works
-            fcntl.fcntl(self._write_fd, _F_SETPIPE_SZ, PIPE_BYTES)
-        self.capacity: int = fcntl.fcntl(self._write_fd, _F_GETPIPE_SZ)
+        try:
+            # Over the user's pipe quota (pipe-user-pages-soft) the kernel refuses, or gives
+            # new pipes a page or two: they still work, a few KiB a call.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self._write_fd, _F_SETPIPE_SZ, PIPE_BYTES)
+            self.capacity: int = fcntl.fcntl(self._write_fd, _F_GETPIPE_SZ)
+        except BaseException:
+            self.close()
+            raise
         self._splice_socket = True
         self._splice_file = True
         self._buffer: Optional[bytearray] = None
