@@ -750,15 +750,22 @@ class DownloadQueueService:
 
     def _pop_next(self) -> Optional[DownloadJob]:
         while self._heap:
-            entry = heapq.heappop(self._heap)
-            job = self._jobs.get(entry.job_id)
-            if (
-                job is not None
-                and job.status == DownloadJobStatus.WAITING
-                and self._queued.get(job.id) == entry.sequence
-            ):
+            job = self._waiting_job(heapq.heappop(self._heap))
+            if job is not None:
                 del self._queued[job.id]
                 return job
+        return None
+
+    def _waiting_job(self, entry: _QueueEntry) -> Optional[DownloadJob]:
+        """The job of a heap entry that is still current: waiting, and queued by this entry
+        (a job requeued or removed since leaves stale entries behind)."""
+        job = self._jobs.get(entry.job_id)
+        if (
+            job is not None
+            and job.status == DownloadJobStatus.WAITING
+            and self._queued.get(job.id) == entry.sequence
+        ):
+            return job
         return None
 
     def _watch(self, me: threading.Thread, delay: Optional[float]) -> Optional[float]:
@@ -788,16 +795,7 @@ class DownloadQueueService:
 
     def _peek_next(self) -> Optional[DownloadJob]:
         """The job that would start next, if the top of the heap is current (lock held)."""
-        if self._heap:
-            entry = self._heap[0]
-            job = self._jobs.get(entry.job_id)
-            if (
-                job is not None
-                and job.status == DownloadJobStatus.WAITING
-                and self._queued.get(job.id) == entry.sequence
-            ):
-                return job
-        return None
+        return self._waiting_job(self._heap[0]) if self._heap else None
 
     def _expect_next(self, job: Optional[DownloadJob]) -> None:
         """Let the client send the following job's first request behind this one's answer.
