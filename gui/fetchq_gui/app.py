@@ -91,19 +91,22 @@ NO_DISPLAY = (
 )
 
 
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def _display_missing() -> bool:
     """On Linux without a display, Qt aborts with a core dump; say why and stop instead."""
-    environ = os.environ
     return (
         sys.platform.startswith("linux")
-        and not environ.get("QT_QPA_PLATFORM")
-        and not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not _has_display()
     )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if args.screenshot and not _has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if _display_missing() and QApplication.instance() is None:
         print(NO_DISPLAY, file=sys.stderr)
