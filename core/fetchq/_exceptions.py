@@ -31,9 +31,9 @@
 A job's ``error_type`` is ``f"{type(exc).__name__}({exc})"``, so the 404 of the reference page reads
 ``HTTPError(Not Found)``.
 
-``HTTPError`` lives in :mod:`._http_error` and is looked up from here on first use: deriving from
-requests' means importing requests, a tenth of a second of start-up that plain-http downloads
-(fetchq's own client) never need.
+``HTTPError`` lives in :mod:`._http_error`, made by :func:`http_error` and exported by
+``fetchq`` on first use: deriving from requests' means importing requests, a tenth of a second
+of start-up that plain-http downloads (fetchq's own client) never need.
 """
 
 from __future__ import annotations
@@ -42,14 +42,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._http_error import HTTPError
-
-
-def __getattr__(name: str) -> object:
-    if name == "HTTPError":
-        from ._http_error import HTTPError
-
-        return HTTPError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def http_error(reason: str, status_code: int) -> HTTPError:
