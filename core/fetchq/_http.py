@@ -223,12 +223,6 @@ def proxies_configured() -> bool:
     return bool(getproxies())
 
 
-def _has_userinfo(url: str) -> bool:
-    """``user:password@`` in the URL: requests' full path turns it into Basic auth (unless a
-    token is sent), which a bare connection pool would silently drop."""
-    return "@" in urlsplit(url).netloc
-
-
 def _trusted_headers(headers: Mapping[str, str], token: Optional[str]) -> dict[str, str]:
     """The headers of a request to the source's origin: the token goes there, and only there."""
     request_headers = dict(headers)
@@ -336,7 +330,7 @@ class HttpClient:
         self, url: str, headers: Mapping[str, str], token: Optional[str]
     ) -> HttpResponse:
         request_headers = _trusted_headers(headers, token)
-        if self._direct and not _has_userinfo(url):
+        if self._goes_direct(url):
             return self._send_direct(url, request_headers)
         from ._session import send_with_session
 
@@ -345,7 +339,7 @@ class HttpClient:
     def _send_untrusted(self, url: str, headers: Mapping[str, str]) -> HttpResponse:
         """A hop to another origin: no session headers, auth or cookies, only ours."""
         plain_headers = dict(headers)
-        if self._direct and not _has_userinfo(url):
+        if self._goes_direct(url):
             return self._send_direct(url, plain_headers)  # adds our User-Agent
         from ._session import send_untrusted
 
@@ -354,6 +348,12 @@ class HttpClient:
         if user_agent:
             plain_headers.setdefault("User-Agent", str(user_agent))
         return send_untrusted(session, url, plain_headers, self.timeouts)
+
+    def _goes_direct(self, url: str) -> bool:
+        """Whether ``url`` may skip the Session: fetchq's own session, no proxy, and no
+        ``user:password@`` in it (requests' full path turns that into Basic auth, unless a
+        token is sent; a bare connection pool would silently drop it)."""
+        return self._direct and "@" not in urlsplit(url).netloc
 
     def _send_direct(self, url: str, headers: dict[str, str]) -> HttpResponse:
         """GET over fetchq's own connections: plain http by :mod:`._wire`, the rest through the
