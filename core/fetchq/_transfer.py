@@ -177,6 +177,9 @@ class _Restart(Exception):
     """Start the next attempt at once: the name is now known, or the file changed on the server."""
 
 
+_OWN_NETWORK_ERRORS: tuple[type[Exception], ...] = (http.client.HTTPException, OSError)
+
+
 def _network_errors() -> tuple[type[Exception], ...]:
     """What a failed request or read raises: OSError (requests' errors are OSErrors too) and
     http.client's, plus urllib3's once it is loaded (only requests' path loads it)."""
@@ -184,9 +187,6 @@ def _network_errors() -> tuple[type[Exception], ...]:
     if urllib3_exceptions is None:
         return _OWN_NETWORK_ERRORS
     return (*_OWN_NETWORK_ERRORS, urllib3_exceptions.HTTPError)
-
-
-_OWN_NETWORK_ERRORS: tuple[type[Exception], ...] = (http.client.HTTPException, OSError)
 
 
 def _read_errors() -> tuple[type[Exception], ...]:
@@ -264,6 +264,11 @@ def _in_folder(download_path: Path, create: Callable[[Path], _T]) -> _T:
             raise
         download_path.parent.mkdir(parents=True, exist_ok=True)
         return create(part_path(download_path))
+
+
+def _closed_after(done: int, total: Optional[int]) -> str:
+    """Why a body that ended early is retried."""
+    return f"the connection closed after {done} of {total} bytes"
 
 
 _buffers = threading.local()
@@ -747,7 +752,7 @@ class Transfer:
                 self._tick(time.monotonic())
         self._raise_if_aborted()
         if end is not None and offset < end:
-            raise _Retryable(ResponseError(f"the connection closed after {offset} of {end} bytes"))
+            raise _Retryable(ResponseError(_closed_after(offset, end)))
         self._state = dataclasses.replace(
             self._state, total=offset, done=ByteRanges.of([(0, offset)])
         )
@@ -778,9 +783,7 @@ class Transfer:
                 count = self._read(read, view[got:])
                 if not count:
                     self._raise_if_aborted()
-                    raise _Retryable(
-                        ResponseError(f"the connection closed after {got} of {total} bytes")
-                    )
+                    raise _Retryable(ResponseError(_closed_after(got, total)))
                 got += count
         except (_Retryable, TransferAborted):
             self._keep_partial(view[:got], total)
@@ -1102,7 +1105,7 @@ class Transfer:
     def _closed_early(self, segment: Segment) -> str:
         total = self._state.total
         if segment.stream_end == total:
-            return f"the connection closed after {segment.position} of {total} bytes"
+            return _closed_after(segment.position, total)
         return (
             f"the connection closed at byte {segment.position} of a range ending at {segment.end}"
         )
