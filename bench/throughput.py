@@ -237,8 +237,11 @@ def commands(out_root: Path) -> dict[str, Command]:
     return tools
 
 
-def physical_limits(s: Scenario, data: Path, out_root: Path, fast_url: str) -> dict[str, float]:
-    """Copying the same bytes from the page cache, and curl into /dev/null."""
+def physical_limits(
+    s: Scenario, data: Path, out_root: Path, fast_url: str, digests: dict[str, str]
+) -> dict[str, float]:
+    """Copying the same bytes from the page cache, and curl into /dev/null; for many small
+    files, the Python floor (see python_floor.py) with and without fetchq's start-up."""
     limits: dict[str, float] = {}
     out = Path(tempfile.mkdtemp(prefix=f"limit-{s.key}-", dir=out_root))
     sources = [str(data / name) for name in s.files]
@@ -254,6 +257,20 @@ def physical_limits(s: Scenario, data: Path, out_root: Path, fast_url: str) -> d
         limits["curl -o /dev/null"] = min(
             run_measured(["curl", "-s", "-o", "/dev/null", url], out_root).wall for _ in range(3)
         )
+    if len(s.files) > 100 and not s.throttled:
+        listing = str(url_list(out_root, [f"{fast_url}/{name}" for name in s.files]))
+        floors: list[Path] = []
+        for label, extra in (("", []), (" + import fetchq", ["--import-fetchq"])):
+            walls = []
+            for _ in range(3):
+                out = Path(tempfile.mkdtemp(prefix=f"floor-{s.key}-", dir=out_root))
+                floor = [PYTHON, str(HERE / "python_floor.py"), *extra, "--dest", str(out)]
+                walls.append(run_measured([*floor, "-i", listing], out_root).wall)
+                verify(out, s.files, digests)
+                floors.append(out)
+            limits[f"Python floor, one pipelined connection{label}"] = min(walls)
+        for out in floors:
+            shutil.rmtree(out, ignore_errors=True)
     return limits
 
 
@@ -400,7 +417,7 @@ def main() -> int:
             # scenario: deleted between rounds, they slowed the next round's first two runs by
             # about 1 s (fetchq 2.0 and 2.5 s against 1.0-1.3 s, curl 1.0 and 1.2 s against
             # 0.15 s), so whichever tools the alternating order put first paid for it.
-            limits = physical_limits(s, data, out_root, f"http://127.0.0.1:{fast}")
+            limits = physical_limits(s, data, out_root, f"http://127.0.0.1:{fast}", digests)
             for folder in kept:
                 shutil.rmtree(folder, ignore_errors=True)
             text = table(s, results, limits, size)
