@@ -15,6 +15,7 @@ import argparse
 import os
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,9 +24,20 @@ _AHEAD = 64
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def fetch_all(urls: list[str], dest: Path) -> None:
-    """GET every URL over one connection, in order, each body into ``dest``; raise on a bad
-    answer (anything but 200 with a Content-Length)."""
+def write_file(path: Path, data: memoryview) -> None:
+    """The least a program does to store a body: create the file, write it, close it."""
+    fd = os.open(path, _FLAGS, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def fetch_all(
+    urls: list[str], dest: Path, write: Callable[[Path, memoryview], None] = write_file
+) -> None:
+    """GET every URL over one connection, in order, and ``write`` each body into ``dest``;
+    raise on a bad answer (anything but 200 with a Content-Length)."""
     first = urlsplit(urls[0])
     host, port = first.hostname or "127.0.0.1", first.port or 80
     requests = [
@@ -50,11 +62,7 @@ def fetch_all(urls: list[str], dest: Path) -> None:
             length = int(head.split("\ncontent-length:", 1)[1].split("\r", 1)[0])
             while len(buffer) < length:
                 buffer += _receive(sock)
-            fd = os.open(dest / url.rsplit("/", 1)[-1], _FLAGS, 0o644)
-            try:
-                os.write(fd, memoryview(buffer)[:length])
-            finally:
-                os.close(fd)
+            write(dest / url.rsplit("/", 1)[-1], memoryview(buffer)[:length])
             del buffer[:length]
 
 

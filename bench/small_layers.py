@@ -1,17 +1,21 @@
 """Where fetchq's time goes for many small files: scenario (C) measured layer by layer.
 
-Each layer does the previous one's work and more, timed inside its own process (start-up
-excluded), layers alternating over several rounds, each round into new folders:
+Each layer is timed inside its own process (start-up excluded), layers alternating over
+several rounds, each round into new folders. ``transfer`` does what ``floor+part`` and
+``client`` do together, and more; ``queue`` does what ``transfer`` does, and more:
 
 - ``floor``: python_floor.py's loop (one pipelined connection, create-write-close a file);
+- ``floor+part``: the same loop, storing each file the way fetchq does (its name checked, a
+  part file created, locked, written, closed, linked to the name and unlinked);
 - ``client``: fetchq's HTTP client, pipelining as the queue does, bodies read and dropped;
 - ``transfer``: a ``Transfer`` per URL, as a worker runs it (naming, claims, part file, link),
   with a host that accepts every claim and reports nowhere;
 - ``queue``: ``DownloadQueueService.download_many`` and ``join`` with a journal and callbacks,
   as ``fetchq_bench.py`` runs it (jobs, statuses, events, journal records, the worker).
 
-Needs the (C) files on a local server, e.g. ``bench/run.sh --scenarios C`` leaves none running;
-start nginx as ``throughput.py`` does, then:
+Needs the (C) files served on 127.0.0.1 and a file of their URLs. After a run of
+``throughput.py`` (``make bench``), its work folder holds the data and an nginx.conf:
+``nginx -c /tmp/fetchq-bench/nginx.conf -p /tmp/fetchq-bench`` serves them again on port 18180.
 
     python bench/small_layers.py --urls LIST --out DIR [--rounds 5]
 """
@@ -27,19 +31,40 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
-LAYERS = ("floor", "client", "transfer", "queue")
+LAYERS = ("floor", "floor+part", "client", "transfer", "queue")
 
 
-def run_floor(urls: list[str], dest: Path) -> None:
+def _floor_module() -> Any:
     spec = importlib.util.spec_from_file_location("python_floor", HERE / "python_floor.py")
     assert spec is not None
     assert spec.loader is not None
     floor = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(floor)
-    floor.fetch_all(urls, dest)
+    return floor
+
+
+def run_floor(urls: list[str], dest: Path) -> None:
+    _floor_module().fetch_all(urls, dest)
+
+
+def run_floor_part(urls: list[str], dest: Path) -> None:
+    """The floor loop, storing each body as fetchq does: the name checked (is the file there,
+    is a part file of it there), the part file created, locked, written and closed, then
+    linked to its name and unlinked."""
+    from fetchq._segments import part_path
+    from fetchq._storage import PartFile, promote
+
+    def write(path: Path, data: memoryview) -> None:
+        if os.path.lexists(path) or part_path(path).exists():
+            raise RuntimeError(f"{path} exists")
+        if not PartFile.write_new(part_path(path), data):
+            raise RuntimeError(f"{part_path(path)} exists")
+        promote(part_path(path), path, overwrite=False)
+
+    _floor_module().fetch_all(urls, dest, write)
 
 
 def run_client(urls: list[str], dest: Path) -> None:
@@ -140,7 +165,12 @@ def measure(layer: str, urls: list[str], dest: Path) -> float:
     """Run one layer in this process; seconds its work took, start-up excluded."""
     if layer != "floor":
         import fetchq  # noqa: F401  (start-up is not what this measures)
-    run = {"floor": run_floor, "client": run_client, "transfer": run_transfer}.get(layer, run_queue)
+    run = {
+        "floor": run_floor,
+        "floor+part": run_floor_part,
+        "client": run_client,
+        "transfer": run_transfer,
+    }.get(layer, run_queue)
     dest.mkdir(parents=True)
     started = time.perf_counter()
     run(urls, dest)
@@ -174,15 +204,11 @@ def main() -> int:
             if round_number:
                 times[layer].append(float(output))
     print(f"{len(urls)} files, median of {args.rounds} rounds, start-up excluded")
-    print("| layer | seconds | us a file | added by the layer, us a file |")
-    print("| --- | ---: | ---: | ---: |")
-    previous = 0.0
+    print("| layer | seconds | us a file |")
+    print("| --- | ---: | ---: |")
     for layer in LAYERS:
         seconds = statistics.median(times[layer])
-        per_file = seconds / len(urls) * 1e6
-        added = "" if layer == "floor" else f"{per_file - previous:.0f}"
-        print(f"| {layer} | {seconds:.3f} | {per_file:.0f} | {added} |")
-        previous = per_file
+        print(f"| {layer} | {seconds:.3f} | {seconds / len(urls) * 1e6:.0f} |")
     return 0
 
 
