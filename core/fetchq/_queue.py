@@ -429,8 +429,7 @@ class DownloadQueueService:
     def probe(self, source: object, access_token: Optional[str] = None) -> ProbeResult:
         """Ask the server for a URL's name, size and type without downloading it (blocking)."""
         text = validate_source(source)
-        token = access_token or token_for(text, self._token_rules)
-        return probe(self._client, text, token)
+        return probe(self._client, text, self._token(text, access_token))
 
     # -- public API: control --------------------------------------------------------------
 
@@ -807,8 +806,13 @@ class DownloadQueueService:
             self._client.expect_next(None, FRESH_REQUEST_HEADERS, None)
             return
         source = str(job.source)
-        token = job.access_token or token_for(source, self._token_rules)
-        self._client.expect_next(source, FRESH_REQUEST_HEADERS, token)
+        self._client.expect_next(
+            source, FRESH_REQUEST_HEADERS, self._token(source, job.access_token)
+        )
+
+    def _token(self, url: str, given: Optional[str]) -> Optional[str]:
+        """The bearer token for ``url``: the one given with the job, else the first rule's."""
+        return given or token_for(url, self._token_rules)
 
     def _spawn_workers(self) -> None:
         while len(self._workers) < self._max_parallel and not self._stopped:
@@ -875,12 +879,13 @@ class DownloadQueueService:
         if job.checksum:
             algorithm, _, expected = job.checksum.partition(":")
             checksum = (algorithm, expected)
+        source = str(job.source)
         request = TransferRequest(
             job_id=job.id,
-            source=str(job.source),
+            source=source,
             dest=job.dest,
             download_path=job.download_path,
-            token=job.access_token or token_for(str(job.source), self._token_rules),
+            token=self._token(source, job.access_token),
             checksum=checksum,
             overwrite=job.overwrite,
             max_connections=job.max_connections or self._max_connections,
