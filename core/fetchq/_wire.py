@@ -418,23 +418,25 @@ def _parse_fields(lines: list[str]) -> dict[str, str]:
     One regular expression takes the common case in a single call; if any line is not an
     ordinary one, the lines are read one by one, which also names the bad line.
     """
-    headers: dict[str, str] = {}
     fields = lines[1:]
+    pairs: list[tuple[str, str]] = []
     if fields:
         pairs = _FIELD_LINE.findall("\r\n".join(fields) + "\r\n")
-        if len(pairs) == len(fields):
-            for raw_name, value in pairs:
-                name = raw_name.lower()
-                headers[name] = f"{headers[name]}, {value}" if name in headers else value
-            return headers
-    for line in fields:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise WireError(f"bad header line {line[:100]!r}")
-        name = name.lower()
-        value = value.strip(" \t")
+    if len(pairs) != len(fields):
+        pairs = [_split_field(line) for line in fields]
+    headers: dict[str, str] = {}
+    for raw_name, value in pairs:
+        name = raw_name.lower()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
+
+
+def _split_field(line: str) -> tuple[str, str]:
+    """One header line's name and value, or WireError naming the line."""
+    name, colon, value = line.partition(":")
+    if not colon or not name or name != name.strip():
+        raise WireError(f"bad header line {line[:100]!r}")
+    return name, value.strip(" \t")
 
 
 class WireResponse:
