@@ -30,8 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # the layers import fetchq themselves: the floor's process never does
+    from fetchq._http import HttpClient
+    from fetchq._transfer import TransferSettings
 
 HERE = Path(__file__).resolve().parent
 LAYERS = ("floor", "floor+part", "client", "transfer", "queue")
@@ -67,16 +72,30 @@ def run_floor_part(urls: list[str], dest: Path) -> None:
     _floor_module().fetch_all(urls, dest, write)
 
 
-def run_client(urls: list[str], dest: Path) -> None:
-    from fetchq._http import HttpClient
-    from fetchq._transfer import FRESH_REQUEST_HEADERS, TransferSettings
+def _pipelined(client: HttpClient, urls: list[str]) -> Iterator[tuple[int, str]]:
+    """Each URL with its index, the client told of the next one first, as a worker does."""
+    from fetchq._transfer import FRESH_REQUEST_HEADERS
 
-    settings = TransferSettings()
-    client = HttpClient(None, settings.timeouts, address_policy=None, pool_size=128)
-    view = memoryview(bytearray(settings.buffer_size))
     for index, url in enumerate(urls):
         following = urls[index + 1] if index + 1 < len(urls) else None
         client.expect_next(following, FRESH_REQUEST_HEADERS, None)
+        yield index, url
+
+
+def _client(settings: TransferSettings) -> HttpClient:
+    """fetchq's own client, as a queue of 8 downloads of up to 16 connections makes it."""
+    from fetchq._http import HttpClient
+
+    return HttpClient(None, settings.timeouts, address_policy=None, pool_size=128)
+
+
+def run_client(urls: list[str], dest: Path) -> None:
+    from fetchq._transfer import FRESH_REQUEST_HEADERS, TransferSettings
+
+    settings = TransferSettings()
+    client = _client(settings)
+    view = memoryview(bytearray(settings.buffer_size))
+    for _index, url in _pipelined(client, urls):
         response, _final = client.open(url, FRESH_REQUEST_HEADERS, None)
         total = int(response.headers["content-length"])
         read = response.body_reader()
@@ -87,14 +106,9 @@ def run_client(urls: list[str], dest: Path) -> None:
 
 
 def run_transfer(urls: list[str], dest: Path) -> None:
-    from fetchq._http import AbortSignal, HttpClient
+    from fetchq._http import AbortSignal
     from fetchq._limits import HostSlots, RateLimiter
-    from fetchq._transfer import (
-        FRESH_REQUEST_HEADERS,
-        Transfer,
-        TransferRequest,
-        TransferSettings,
-    )
+    from fetchq._transfer import Transfer, TransferRequest, TransferSettings
 
     class Host:
         """A queue that lets every claim through and listens to nothing."""
@@ -123,11 +137,9 @@ def run_transfer(urls: list[str], dest: Path) -> None:
             pass
 
     settings = TransferSettings()
-    client = HttpClient(None, settings.timeouts, address_policy=None, pool_size=128)
+    client = _client(settings)
     limiter, slots = RateLimiter(None), HostSlots(16)
-    for index, url in enumerate(urls):
-        following = urls[index + 1] if index + 1 < len(urls) else None
-        client.expect_next(following, FRESH_REQUEST_HEADERS, None)
+    for index, url in _pipelined(client, urls):
         request = TransferRequest(
             job_id=index,
             source=url,
