@@ -24,7 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from ._exceptions import BlockedAddressError
 from ._http import USER_AGENT, HttpResponse, check_connected, report_socket
 from ._retry import Timeouts
-from ._wire import DRAIN_AT_MOST, BodyReader, PipeFiller
+from ._wire import DRAIN_AT_MOST, BodyReader, PipeFiller, path_and_query
 
 
 class _WatchedConnectionMixin:
@@ -258,11 +258,9 @@ def send_on_adapter(
     pool = adapter.get_connection_with_tls_context(target, verify=True)
     assert isinstance(pool, HTTPConnectionPool)
     cast(Any, adapter).cert_verify(pool, url, True, None)  # untyped in the stubs
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     raw = pool.urlopen(
         "GET",
-        path,
+        path_and_query(urlsplit(url)),
         headers=headers,
         redirect=False,
         assert_same_host=False,

@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import suppress
 from typing import NamedTuple, Optional
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from . import _splice
 from ._splice import KernelPipe
@@ -72,12 +72,17 @@ def _request_line_parts(url: str) -> Optional[tuple[tuple[str, int], str, str]]:
     host = parts.hostname or ""
     given_port = parts.port
     port = given_port or 80
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    path = path_and_query(parts)
     host_header = f"[{host}]" if ":" in host else host
     if given_port is not None and given_port != 80:
         host_header += f":{port}"
     target = path if _PLAIN_TARGET.fullmatch(path) else quote(path, _SAFE_IN_TARGET)
     return (host, port), target, host_header
+
+
+def path_and_query(parts: SplitResult) -> str:
+    """A request's target as an origin server takes it: the path (``/`` if empty) and query."""
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 class _Connection:
