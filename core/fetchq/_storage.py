@@ -29,7 +29,9 @@ if sys.platform != "win32":  # on Windows the in-process claim registry keeps jo
     import fcntl
 
 _HAS_PWRITE = hasattr(os, "pwrite")
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_PART_FILE_FLAGS = os.O_RDWR | os.O_CREAT | _BINARY
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
 
 _DISK_MESSAGES = {
     errno.ENOSPC: "the disk is full",
@@ -70,7 +72,7 @@ class PartFile:
         self._seek_lock = threading.Lock()
         if fd is None:
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+                fd = os.open(path, _PART_FILE_FLAGS, 0o644)
             except OSError as exc:
                 raise disk_error(exc, path) from exc
         self.fd = fd
