@@ -8,20 +8,27 @@ from pathlib import Path
 import pytest
 
 from fetchq import DownloadQueueService
-from fetchq.testing import TestServer
+from fetchq.testing import TestServer, ca_bundle
 from tests.helpers import FAST_RETRY, FAST_TIMEOUTS, EventRecorder, QueueFactory
 
 
 @pytest.fixture
-def server() -> Iterator[TestServer]:
-    with TestServer() as test_server:
+def scheme() -> str:
+    """The scheme ``server`` speaks; ``@pytest.mark.parametrize("scheme", SCHEMES)`` runs a
+    test over plain HTTP and over TLS."""
+    return "http"
+
+
+@pytest.fixture
+def server(scheme: str) -> Iterator[TestServer]:
+    with TestServer(tls=scheme == "https") as test_server:
         yield test_server
 
 
 @pytest.fixture
-def other_server() -> Iterator[TestServer]:
+def other_server(scheme: str) -> Iterator[TestServer]:
     """A second origin (another port) for cross-origin redirects."""
-    with TestServer() as test_server:
+    with TestServer(tls=scheme == "https") as test_server:
         yield test_server
 
 
@@ -39,6 +46,7 @@ def make_queue(recorder: EventRecorder) -> Iterator[QueueFactory]:
         options.setdefault("retry", FAST_RETRY)
         options.setdefault("timeouts", FAST_TIMEOUTS)
         options.setdefault("event_bus", recorder)
+        options.setdefault("ca_bundle", ca_bundle())
         queue = DownloadQueueService(**options)  # type: ignore[arg-type]
         made.append(queue)
         return queue
@@ -51,17 +59,6 @@ def make_queue(recorder: EventRecorder) -> Iterator[QueueFactory]:
 @pytest.fixture
 def queue(make_queue: QueueFactory) -> DownloadQueueService:
     return make_queue()
-
-
-@pytest.fixture(params=["splice", "buffer"])
-def byte_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test over both ways a body reaches its file: spliced (Linux) or buffered."""
-    from fetchq import _splice
-
-    if request.param == "splice" and not _splice.AVAILABLE:
-        pytest.skip("splice is Linux-only")
-    monkeypatch.setattr(_splice, "AVAILABLE", request.param == "splice")
-    return str(request.param)
 
 
 @pytest.fixture

@@ -21,6 +21,10 @@ FAST_TIMEOUTS = Timeouts(connect=2.0, read=2.0)
 
 QueueFactory = Callable[..., DownloadQueueService]
 
+SCHEMES = ("http", "https")
+"""For ``@pytest.mark.parametrize("scheme", SCHEMES)``: the test runs against a plain and a TLS
+``server``."""
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

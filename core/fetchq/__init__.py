@@ -24,6 +24,7 @@ from ._events import (
 )
 from ._exceptions import (
     BlockedAddressError,
+    CertificateError,
     ChecksumMismatch,
     DestinationError,
     DestinationExistsError,
@@ -41,6 +42,7 @@ from ._exceptions import (
     JournalError,
     JournalFormatError,
     JournalLockedError,
+    NetworkError,
     RedirectError,
     ResponseError,
     SizeMismatch,
@@ -75,6 +77,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BlockedAddressError",
+    "CertificateError",
     "ChecksumMismatch",
     "DestinationError",
     "DestinationExistsError",
@@ -108,6 +111,7 @@ __all__ = [
     "JournalError",
     "JournalFormatError",
     "JournalLockedError",
+    "NetworkError",
     "ProbeResult",
     "RedirectError",
     "ResponseError",

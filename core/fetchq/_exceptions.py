@@ -10,6 +10,9 @@
     ├── UnknownJobIDException (LookupError)  id_to_job() of an id this queue does not know
     ├── DownloadJobCancelledException        the error_type recorded on a cancelled job
     ├── TransferError                        why a download failed; its name goes in job.error_type
+    │   ├── NetworkError (ConnectionError)   no such host, nothing answers, a stall, a reset, TLS;
+    │   │   │                                .failure says which (a closed set), .retryable
+    │   │   └── CertificateError             the server's certificate is not trusted (not retried)
     │   ├── HTTPError (requests.HTTPError)   a status we cannot use; .status_code keeps it
     │   ├── ResponseError                    a body or header that contradicts itself or the request
     │   ├── RedirectError                    too many redirects, or one to a scheme we refuse
@@ -81,6 +84,26 @@ class DownloadJobCancelledException(FetchqError):
 
 class TransferError(FetchqError):
     """A download failed. Subclasses say why."""
+
+
+class NetworkError(TransferError, ConnectionError):
+    """A connection could not be made, or broke, before the response was complete.
+
+    ``failure`` names what happened from a closed set (:class:`._failures.Failure`), and
+    ``retryable`` whether another attempt may help; the message is written for people.
+    """
+
+    def __init__(self, message: str, failure: str = "other", retryable: bool = True) -> None:
+        super().__init__(message)
+        self.failure = failure
+        self.retryable = retryable
+
+
+class CertificateError(NetworkError):
+    """The server's TLS certificate is not trusted; retrying cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "certificate", retryable=False)
 
 
 class ResponseError(TransferError):

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Optional
 
-from ._http import AbortSignal
+from ._abort import AbortSignal
 
 
 class RateLimiter:
@@ -34,13 +34,6 @@ class RateLimiter:
             self._rate = float(value) if value is not None else None
             self._tokens = 0.0
             self._stamp = time.monotonic()
-
-    def chunk_size(self, default: int) -> int:
-        """How much one read may take, so that a limited transfer moves in small steps."""
-        rate = self._rate
-        if rate is None:
-            return default
-        return max(4096, min(default, int(rate / 20)))
 
     def consume(self, count: int, signal: AbortSignal) -> None:
         """Account for ``count`` bytes received; sleep (abortably) while over the limit."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ._exceptions import http_error
-from ._http import HttpClient, HttpResponse, status_phrase
+from ._abort import AbortSignal
+from ._exceptions import ResponseError, http_error
+from ._http import HttpClient, status_phrase
 from ._naming import choose_filename
-from ._transfer import ContentRange, parse_content_range
+from ._response import ContentRange, accepts_ranges, content_length, parse_content_range
+from ._transport import ResponseHead
+
+PROBE_HEADERS = {"Accept-Encoding": "identity"}
 
 
 @dataclass(frozen=True)
@@ -27,35 +31,56 @@ class ProbeResult:
     accepts_ranges: bool
 
 
-def probe(client: HttpClient, url: str, token: Optional[str]) -> ProbeResult:
-    """Ask the server about ``url``; raises HTTPError for error statuses, requests' for I/O."""
-    headers = {"Accept-Encoding": "identity", "Range": "bytes=0-0"}
-    response, final_url = client.open(url, headers, token)
-    try:
-        return _result(url, final_url, response)
-    finally:
-        response.close()
+class _HeadOnly:
+    """Keeps the head; the body (one byte, or a whole file from a server that ignores Range)
+    is not wanted."""
+
+    def __init__(self) -> None:
+        self.head: Optional[ResponseHead] = None
+
+    def on_head(self, head: ResponseHead) -> bool:
+        self.head = head
+        return False
+
+    def on_data(self, data: bytes) -> Optional[bool]:
+        return False
 
 
-def _result(url: str, final_url: str, response: HttpResponse) -> ProbeResult:
-    status = response.status_code
-    if status >= 400:
-        raise http_error(response.reason or status_phrase(status), status)
+def probe(
+    client: HttpClient, url: str, token: Optional[str], signal: Optional[AbortSignal] = None
+) -> ProbeResult:
+    """Ask the server about ``url``; raises HTTPError for error statuses, NetworkError for
+    network trouble, and what the address guard or redirect policy refuse."""
+    receiver = _HeadOnly()
+    final_url = client.fetch(
+        url, PROBE_HEADERS, token, receiver, signal or AbortSignal(), byte_range=(0, 1)
+    )
+    if receiver.head is None:
+        raise ResponseError("the server sent no response")
+    return _result(url, final_url, receiver.head)
+
+
+def _result(url: str, final_url: str, head: ResponseHead) -> ProbeResult:
+    status = head.status
+    if status >= 400 and status != 416:
+        raise http_error(head.reason or status_phrase(status), status)
     size: Optional[int] = None
-    accepts_ranges = False
+    ranges = False
     if status == 206:
-        content_range = parse_content_range(response.headers.get("content-range"))
+        content_range = parse_content_range(head.header("content-range"))
         if isinstance(content_range, ContentRange):
             size = content_range.total
-            accepts_ranges = True
+            ranges = True
     elif status == 416:
-        total = parse_content_range(response.headers.get("content-range"))
+        total = parse_content_range(head.header("content-range"))
         size = total if isinstance(total, int) else 0
-        accepts_ranges = True
+        ranges = True
     else:
-        length = response.headers.get("content-length")
-        size = int(length) if length and length.isdigit() else None
-        accepts_ranges = response.headers.get("accept-ranges", "").lower() == "bytes"
-    content_type = response.headers.get("content-type")
-    name = choose_filename(response.headers.get("content-disposition"), final_url, content_type)
-    return ProbeResult(url, final_url, name, size, content_type, accepts_ranges)
+        try:
+            size = content_length(head)
+        except ResponseError:
+            size = None
+        ranges = accepts_ranges(head)
+    content_type = head.header("content-type")
+    name = choose_filename(head.header("content-disposition"), final_url, content_type)
+    return ProbeResult(url, final_url, name, size, content_type, ranges)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from pydantic import ValidationError
 
+from ._abort import AbortReason, AbortSignal
 from ._events import ProgressThrottle, call_safely, make_event, publish
 from ._exceptions import (
     DownloadJobCancelledException,
@@ -36,14 +37,7 @@ from ._exceptions import (
     UnknownJobIDException,
     describe_error,
 )
-from ._http import (
-    AbortReason,
-    AbortSignal,
-    HttpClient,
-    TokenRule,
-    is_public_address,
-    token_for,
-)
+from ._http import HttpClient, TokenRule, is_public_address, token_for
 from ._job import (
     TERMINAL_STATUSES,
     DownloadEventHandler,
@@ -57,13 +51,7 @@ from ._probe import ProbeResult, probe
 from ._ramp import start_delay, watch_delay
 from ._retry import RetryPolicy, Timeouts
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
-from ._transfer import (
-    FRESH_REQUEST_HEADERS,
-    Transfer,
-    TransferAborted,
-    TransferRequest,
-    TransferSettings,
-)
+from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
 if TYPE_CHECKING:
@@ -206,6 +194,9 @@ class DownloadQueueService:
         callbacks: Optional[JobCallbacks] = None,
         transfer_settings: Optional[TransferSettings] = None,
         address_policy: Optional[Callable[[str], bool]] = None,
+        proxy: Optional[str] = None,
+        http2: bool = True,
+        ca_bundle: Union[str, os.PathLike[str], None] = None,
     ) -> None:
         if max_parallel_dl < 1:
             raise ValueError("max_parallel_dl must be at least 1")
@@ -230,7 +221,9 @@ class DownloadQueueService:
             requests_session,
             settings.timeouts,
             address_policy=address_policy,
-            pool_size=max_parallel_dl * max_connections_per_download,
+            proxy=proxy,
+            http2=http2,
+            ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
 
         self._lock = threading.Lock()
@@ -792,24 +785,6 @@ class DownloadQueueService:
         self._work_available.notify()
         return True
 
-    def _peek_next(self) -> Optional[DownloadJob]:
-        """The job that would start next, if the top of the heap is current (lock held)."""
-        return self._waiting_job(self._heap[0]) if self._heap else None
-
-    def _expect_next(self, job: Optional[DownloadJob]) -> None:
-        """Let the client send the following job's first request behind this one's answer.
-
-        Only for a download into a folder: its first request is known (the whole file, no
-        resume state yet). If another worker takes that job, the request is simply dropped.
-        """
-        if job is None or job.download_path is not None:
-            self._client.expect_next(None, FRESH_REQUEST_HEADERS, None)
-            return
-        source = str(job.source)
-        self._client.expect_next(
-            source, FRESH_REQUEST_HEADERS, self._token(source, job.access_token)
-        )
-
     def _token(self, url: str, given: Optional[str]) -> Optional[str]:
         """The bearer token for ``url``: the one given with the job, else the first rule's."""
         return given or token_for(url, self._token_rules)
@@ -823,12 +798,6 @@ class DownloadQueueService:
             worker.start()
 
     def _work(self) -> None:
-        try:
-            self._work_until_retired()
-        finally:
-            self._client.forget_thread()
-
-    def _work_until_retired(self) -> None:
         me = threading.current_thread()
         while True:
             with self._lock:
@@ -854,8 +823,6 @@ class DownloadQueueService:
                 if self._stop_watching(me):
                     self._ramp_misses = 0
                 running = self._start_job(job)
-                following = self._peek_next()
-            self._expect_next(following)
             self._deliver(job)
             self._run(job, running)
 

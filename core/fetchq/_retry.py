@@ -11,6 +11,10 @@ RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses that say "try again later"; every other 4xx or 5xx fails the job at once."""
 
 
+MAX_RETRY_AFTER_DIGITS = 9
+"""A ``Retry-After`` of ten digits or more (30 years) is no delay: ignored, the backoff applies."""
+
+
 def is_retryable_status(status_code: int) -> bool:
     """Whether a response with this status is worth another attempt."""
     return status_code in RETRYABLE_STATUS_CODES
@@ -19,15 +23,16 @@ def is_retryable_status(status_code: int) -> bool:
 def parse_retry_after(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None.
 
-    Dates in the past give 0; values that are neither form give None, so the backoff applies.
+    Dates in the past give 0; values that are neither form (``²``, 400 digits) give None, so the
+    backoff applies.
     """
     if value is None:
         return None
     text = value.strip()
     if not text:
         return None
-    if text.isdigit():
-        return float(int(text))
+    if text.isascii() and text.isdigit():
+        return float(int(text)) if len(text) <= MAX_RETRY_AFTER_DIGITS else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

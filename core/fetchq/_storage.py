@@ -13,7 +13,7 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ._exceptions import (
     DestinationExistsError,
@@ -21,9 +21,6 @@ from ._exceptions import (
     DiskError,
     InsufficientSpaceError,
 )
-
-if TYPE_CHECKING:
-    from ._splice import KernelPipe
 
 if sys.platform != "win32":  # on Windows the in-process claim registry keeps jobs apart
     import fcntl
@@ -118,13 +115,6 @@ class PartFile:
                     os.lseek(self.fd, offset, os.SEEK_SET)
                     while data:
                         data = data[os.write(self.fd, data) :]
-        except OSError as exc:
-            raise disk_error(exc, self.path) from exc
-
-    def write_from(self, pipe: KernelPipe, count: int, offset: int) -> None:
-        """Write the ``count`` bytes waiting in ``pipe`` at ``offset``, without copying them."""
-        try:
-            pipe.drain_to(self.fd, offset, count)
         except OSError as exc:
             raise disk_error(exc, self.path) from exc
 

@@ -1,53 +1,52 @@
 """One job's transfer: request, response checks, plan, write, verify, promote.
 
 A transfer runs attempts until the file is complete, a permanent error occurs or it is aborted.
-Each attempt sends one GET (with ``Range``/``If-Range`` when bytes are already on disk), checks
-the answer, names the file, and then fetches the missing ranges: over one connection, or, for a
-large file on a server that accepts ranges, over several that steal work from each other. What
-was written is recorded in the sidecar, so any later attempt, process or machine start can go on
-from there.
+Each attempt sends one GET (with ``Range``/``If-Range`` when bytes are already on disk). The
+transfer is that request's receiver: when the head arrives it checks it (:mod:`._response`),
+names the file and decides how to take the body: whole in memory (a small file), as a stream (no
+known size), or into a :class:`SegmentPlan` that more connections may join while it runs (see
+:mod:`._supervisor`), each writing its ranges in place. What was written is recorded in the
+sidecar, so any later attempt, process or machine start can go on from there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import http.client
 import logging
 import os
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Optional, Protocol, TypeVar, Union
+from typing import Optional, Protocol, TypeVar
 
+from ._abort import AbortReason, AbortSignal
 from ._exceptions import (
     ChecksumMismatch,
     DestinationExistsError,
     DestinationInUseError,
     DiskError,
-    FetchqError,
+    NetworkError,
     ResponseError,
     SizeMismatch,
     TransferError,
     http_error,
 )
-from ._growth import RETRIAL_AFTER, Growth, after_one, after_two
-from ._http import (
-    AbortReason,
-    AbortSignal,
-    HttpClient,
-    HttpResponse,
-    origin_of,
-    status_phrase,
-    watched,
-)
+from ._http import HttpClient, origin_of, status_phrase
 from ._limits import HostSlots, RateLimiter
 from ._naming import choose_filename, numbered_name
+from ._response import (
+    ContentRange,
+    accepts_ranges,
+    content_length,
+    matches_range,
+    parse_content_range,
+    same_validators,
+)
 from ._retry import RetryPolicy, Timeouts, is_retryable_status, parse_retry_after
 from ._segments import (
     ByteRanges,
@@ -60,7 +59,6 @@ from ._segments import (
     save_part_state,
     sidecar_path,
 )
-from ._splice import KernelPipe
 from ._storage import (
     PartFile,
     check_free_space,
@@ -69,15 +67,15 @@ from ._storage import (
     promote,
     same_file_contents,
 )
+from ._supervisor import Supervisor
+from ._transport import ByteRange, ResponseHead
 
 logger = logging.getLogger("fetchq")
 
 MiB = 1 << 20
-TICK_SECONDS = 0.1
-"""How often the thread supervising a multi-connection download reports progress."""
-FIRST_TICK_SECONDS = 0.02
-"""When that thread starts the probe's clock: after the burst of bytes that sat in the socket
-buffers, but without losing a tenth of a second on one connection before measuring."""
+KiB = 1 << 10
+INLINE_TICK_SECONDS = 0.05
+"""How often a download on one connection reports its progress (the host throttles further)."""
 FRESH_REQUEST_HEADERS: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
 """The headers of a transfer's first request when nothing of the file is on disk yet."""
 MAX_RESTARTS = 5
@@ -90,18 +88,14 @@ class TransferSettings:
 
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    segment_threshold: int = 8 * MiB
-    """Files with at least this much left to fetch may use several connections."""
     min_split: int = 1 * MiB
-    """A range is never split into pieces smaller than this."""
-    buffer_size: int = 256 * 1024
-    """Bytes one read (and one write) may move, on a job's first connection. Not more: on this
-    machine's kernel, 1 MiB writes into the page cache were at times 1.6x slower per byte
-    (1 GiB: 1.6 s against 1.0 s for 256 KiB writes), while 256 KiB cost 8 % at best."""
-    segment_buffer_size: int = 256 * 1024
-    """The same for each extra connection of a split file."""
+    """A range is never split into pieces smaller than this on a fast connection."""
+    min_split_slow: int = 64 * KiB
+    """...nor smaller than this on a slow one (pieces that take a second each at its speed)."""
+    buffer_size: int = 256 * KiB
+    """A body of at most this size is read whole into memory, checked, and written in one go."""
     split_after: float = 0.1
-    """Seconds a large file runs on one connection before deciding whether to add more."""
+    """Seconds a download runs on one connection before deciding whether to add more."""
     split_if_longer_than: float = 1.0
     """Add connections when, at one connection's speed, the rest would take longer."""
     sidecar_interval: float = 0.1
@@ -177,78 +171,17 @@ class _Restart(Exception):
     """Start the next attempt at once: the name is now known, or the file changed on the server."""
 
 
-_OWN_NETWORK_ERRORS: tuple[type[Exception], ...] = (http.client.HTTPException, OSError)
+def _transient(exc: BaseException) -> BaseException:
+    """A failed request as the attempt loop sees it: network trouble that another attempt may
+    fix becomes :class:`_Retryable`; everything else stays what it is."""
+    if isinstance(exc, NetworkError) and exc.retryable:
+        return _Retryable(exc)
+    return exc
 
 
-def _network_errors() -> tuple[type[Exception], ...]:
-    """What a failed request or read raises: OSError (requests' errors are OSErrors too) and
-    http.client's, plus urllib3's once it is loaded (only requests' path loads it)."""
-    urllib3_exceptions = sys.modules.get("urllib3.exceptions")
-    if urllib3_exceptions is None:
-        return _OWN_NETWORK_ERRORS
-    return (*_OWN_NETWORK_ERRORS, urllib3_exceptions.HTTPError)
-
-
-def _read_errors() -> tuple[type[Exception], ...]:
-    return (*_network_errors(), ValueError)  # ValueError: a read of a response an abort closed
-
-
-def _is_permanent_network_error(exc: BaseException) -> bool:
-    """Failures that another attempt cannot fix: bad certificates, unusable URLs."""
-    requests = sys.modules.get("requests")
-    return requests is not None and isinstance(
-        exc,
-        (
-            requests.exceptions.SSLError,
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class ContentRange:
-    start: int
-    end: int
-    """Exclusive."""
-    total: Optional[int]
-
-
-def parse_content_range(value: Optional[str]) -> Union[ContentRange, int, None]:
-    """``bytes a-b/T`` -> ContentRange; ``bytes */T`` -> T; anything else -> None."""
-    if not value:
-        return None
-    unit, _, spec = value.strip().partition(" ")
-    if unit.lower() != "bytes":
-        return None
-    span, _, total_text = spec.strip().partition("/")
-    total: Optional[int] = None
-    if total_text.strip() != "*":
-        if not total_text.strip().isdigit():
-            return None
-        total = int(total_text)
-    if span.strip() == "*":
-        return total
-    first, _, last = span.partition("-")
-    if not (first.strip().isdigit() and last.strip().isdigit()):
-        return None
-    start, end = int(first), int(last) + 1
-    if end <= start or (total is not None and end > total):
-        return None
-    return ContentRange(start, end, total)
-
-
-def _content_length(response: HttpResponse) -> Optional[int]:
-    value = response.headers.get("content-length")
-    if value is None or "chunked" in response.headers.get("transfer-encoding", "").lower():
-        return None
-    try:
-        length = int(value)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
+def _closed_after(done: int, total: Optional[int]) -> str:
+    """Why a body that ended early is retried."""
+    return f"the connection closed after {done} of {total} bytes"
 
 
 _T = TypeVar("_T")
@@ -266,72 +199,32 @@ def _in_folder(download_path: Path, create: Callable[[Path], _T]) -> _T:
         return create(part_path(download_path))
 
 
-def _closed_after(done: int, total: Optional[int]) -> str:
-    """Why a body that ended early is retried."""
-    return f"the connection closed after {done} of {total} bytes"
+class _Segments:
+    """Receives the response to one segment's Range request, into the part file.
 
-
-_buffers = threading.local()
-
-
-def _thread_buffer(size: int) -> bytearray:
-    """A read buffer reused by every transfer a worker thread runs: no allocation per job."""
-    buffer: Optional[bytearray] = getattr(_buffers, "buffer", None)
-    if buffer is None or len(buffer) != size:
-        buffer = _buffers.buffer = bytearray(size)
-    return buffer
-
-
-def _finish_response(response: HttpResponse, fully_read: bool) -> None:
-    """Give the connection back to the pool when its body was read to the end, else close it."""
-    if fully_read:
-        response.release()
-    response.close()
-
-
-class _BodyCopier:
-    """Moves one response's body into the part file, a chunk at a time.
-
-    Through a kernel pipe where the response can (Linux, plain HTTP: no copy through Python,
-    half the CPU), else through the connection's buffer. Receiving and storing are separate
-    calls so that network and disk errors stay apart.
+    Writes stop at the segment's end, which another connection may move down by taking the
+    upper half (work stealing), or move up into a free range that follows (the stream goes on
+    instead of reconnecting).
     """
 
-    def __init__(self, response: HttpResponse, view: memoryview, part: PartFile) -> None:
-        self._part = part
-        self._view = view
-        self._readinto = response.body_reader()
-        self._fill = response.pipe_filler()
-        self._pipe: Optional[KernelPipe] = None
-        if self._fill is not None:
-            with contextlib.suppress(OSError):  # out of file descriptors: the buffer works
-                self._pipe = KernelPipe()
-        self.chunk = len(view) if self._pipe is None else self._pipe.capacity
+    def __init__(self, transfer: Transfer, segment: Segment, halt: threading.Event) -> None:
+        self._transfer = transfer
+        self._segment = segment
+        self._halt = halt
 
-    def receive(self, size: int) -> int:
-        """Up to ``size`` bytes of the body that have arrived; 0 at its end."""
-        if self._pipe is not None:
-            assert self._fill is not None
-            return self._fill(self._pipe, size)
-        return self._readinto(self._view[:size])
+    def on_head(self, head: ResponseHead) -> bool:
+        return self._transfer.check_segment_head(head, self._segment)
 
-    def store(self, count: int, offset: int) -> None:
-        """Write the ``count`` bytes just received at ``offset``."""
-        if self._pipe is not None:
-            self._part.write_from(self._pipe, count, offset)
-        else:
-            self._part.write_at(self._view[:count], offset)
-
-    def __enter__(self) -> _BodyCopier:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._pipe is not None:
-            self._pipe.close()
+    def on_data(self, data: bytes) -> Optional[bool]:
+        return self._transfer.write_segment(self._segment, data, self._halt)
 
 
 class Transfer:
-    """Downloads one job's file; :meth:`run` returns when it is complete or raises why not."""
+    """Downloads one job's file; :meth:`run` returns when it is complete or raises why not.
+
+    The transfer is the receiver of each attempt's first response (:meth:`on_head`,
+    :meth:`on_data`); segment requests have receivers of their own (:class:`_Segments`).
+    """
 
     def __init__(
         self,
@@ -353,19 +246,29 @@ class Transfer:
         self._plan: Optional[SegmentPlan] = None
         self._stream_offset = 0
         self._final_url = request.source
-        _scheme, hostname, port = origin_of(request.source)  # cached: the client asks too
+        _scheme, hostname, port = origin_of(request.source)
         self._host_key = f"{hostname}:{port}"
         self._existing_checked = False
         self._resumed_without_validator = False
         self._fresh_retry_used = False
         self._restarts = 0
         self._next_save = 0.0
-        self._buffer = _thread_buffer(settings.buffer_size)
+        self._next_tick = 0.0
         self._stop_connections = threading.Event()
         self._connection_errors: list[BaseException] = []
         self._errors_lock = threading.Lock()
         self._changed_on_server = False
         self._ranges_refused = False  # learnt once, kept for every later attempt
+        # Per attempt: what the first response's head decided.
+        self._wanted: Optional[ByteRange] = None
+        self._after_body: Optional[Callable[[], TransferOutcome]] = None
+        self._memory = bytearray()
+        self._expected = 0
+        self._stream_end: Optional[int] = None
+        self._first_segment: Optional[Segment] = None
+        self._supervisor: Optional[Supervisor] = None
+        self._halts: list[threading.Event] = []
+        self._extras = 0  # extra connections running now
 
     # -- the attempt loop -------------------------------------------------------------------
 
@@ -402,6 +305,11 @@ class Transfer:
             raise
         finally:
             self._close_part()
+            self._report()
+
+    def _report(self) -> None:
+        """The final count reaches the job, whatever ended the transfer (ticks lag behind)."""
+        self.host.progress(self._bytes_done(), self._state.total)
 
     def _raise_if_aborted(self) -> None:
         reason = self.signal.reason
@@ -410,9 +318,7 @@ class Transfer:
 
     def _attempt(self) -> TransferOutcome:
         self.host.attempt_started()
-        self._stop_connections.clear()
-        self._connection_errors.clear()
-        self._changed_on_server = False
+        self._begin_attempt()
         if self.download_path is not None:
             self._load_resume_state(self.download_path)
             total = self._state.total
@@ -420,57 +326,76 @@ class Transfer:
                 self.host.set_target(self.download_path, total, None)
                 self._open_part(total)
                 return self._finish()
-        wanted = self._first_range()
-        headers = self._range_headers(wanted)
+        wanted = self._wanted = self._first_range()
         if not self.host.host_slots.acquire(self._host_key, self.signal):
             self._raise_if_aborted()
         try:
-            with watched(self.signal, self.client.address_policy) as scope:
-                response = self._open(headers)
-                if response.socket is not None:
-                    scope.attach(response.socket)
-                try:
-                    return self._handle(response, wanted)
-                finally:
-                    response.close()
+            failure: Optional[BaseException] = None
+            try:
+                self.client.fetch(
+                    self.request.source,
+                    self._request_headers(wanted is not None),
+                    self.request.token,
+                    self,
+                    self.signal,
+                    byte_range=wanted,
+                )
+            except BaseException as exc:  # judged with the body's mode, below
+                failure = exc
+            return self._after_first_response(failure)
         finally:
             self.host.host_slots.release(self._host_key)
 
-    def _open(self, headers: Mapping[str, str]) -> HttpResponse:
-        try:
-            response, self._final_url = self.client.open(
-                self.request.source, headers, self.request.token
-            )
-        except FetchqError:
-            raise
-        except _network_errors() as exc:
-            self._raise_if_aborted()
-            if _is_permanent_network_error(exc):
-                raise
-            raise _Retryable(exc) from exc
-        return response
+    def _begin_attempt(self) -> None:
+        """Forget what the last attempt's first response decided."""
+        self._stop_connections.clear()
+        self._connection_errors.clear()
+        self._changed_on_server = False
+        self._after_body = None
+        self._memory = bytearray()
+        self._first_segment = None
+        self._supervisor = None
+        self._halts = []
+
+    def _after_first_response(self, failure: Optional[BaseException]) -> TransferOutcome:
+        if self._first_segment is not None:
+            return self._complete_plan(failure)
+        if failure is not None:
+            if self._memory:
+                self._keep_partial(memoryview(self._memory))
+            raise _transient(failure)
+        self._raise_if_aborted()
+        if self._after_body is None:
+            raise _Retryable(ResponseError("the server sent no response"))
+        return self._after_body()
+
+    def _request_headers(self, ranged: bool) -> Mapping[str, str]:
+        if ranged and self._state.validator:
+            return {**FRESH_REQUEST_HEADERS, "If-Range": self._state.validator}
+        return FRESH_REQUEST_HEADERS
 
     # -- the first response -----------------------------------------------------------------
 
-    def _handle(
-        self, response: HttpResponse, wanted: Optional[tuple[int, Optional[int]]]
-    ) -> TransferOutcome:
-        status = response.status_code
-        accepts_ranges = response.headers.get("accept-ranges", "").strip().lower() == "bytes"
+    def on_head(self, head: ResponseHead) -> bool:
+        """Check the first response of an attempt, name the file, and choose how to read it."""
+        self._final_url = head.url.href
+        wanted = self._wanted
+        status = head.status
+        ranged = accepts_ranges(head)
         if status in (200, 203):
             if wanted is not None:
                 self._reset_to_zero()  # Range ignored, or If-Range said the file changed
-            body_start, body_end = 0, _content_length(response)
-            total = body_end
+            body_start = 0
+            body_end = total = self._length_of(head)
             fresh = True
         elif status == 206:
             if wanted is None:
                 raise _Retryable(ResponseError("206 Partial Content to a request without Range"))
-            content_range = parse_content_range(response.headers.get("content-range"))
+            content_range = parse_content_range(head.header("content-range"))
             if not isinstance(content_range, ContentRange) or content_range.start != wanted[0]:
                 raise _Retryable(
                     ResponseError(
-                        f"Content-Range {response.headers.get('content-range')!r} does not "
+                        f"Content-Range {(head.header('content-range') or '')[:80]!r} does not "
                         f"match the requested bytes {wanted[0]}-"
                     )
                 )
@@ -480,66 +405,87 @@ class Transfer:
                 raise _Restart()
             total = content_range.total if content_range.total is not None else known
             body_start, body_end = content_range.start, content_range.end
-            accepts_ranges = True
+            ranged = True
             fresh = False
         elif status == 416:
-            return self._handle_416(response, wanted)
+            self._after_body = self._decide_416(head)
+            return False
         elif status >= 300:
-            reason = response.reason or status_phrase(status)
-            error = http_error(reason, status)
+            error = http_error(head.reason or status_phrase(status), status)
             if is_retryable_status(status):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                raise _Retryable(error, retry_after)
+                raise _Retryable(error, parse_retry_after(head.header("retry-after")))
             raise error
         else:
-            raise ResponseError(f"unexpected HTTP status {status} {response.reason}")
+            raise ResponseError(f"unexpected HTTP status {status} {head.reason}")
 
         if self.download_path is None:
-            target, verdict = self._choose_target(response, total)
+            target, verdict = self._choose_target(head, total)
             self.download_path = target
             if verdict == "reuse":
-                return self._reuse_existing(total)
+                self._after_body = lambda: self._reuse_existing(total)
+                return False
             if verdict == "resume":
                 raise _Restart()  # ask again, this time for the missing bytes only
         elif not self._existing_checked:
             self._existing_checked = True
             if self._existing_file_matches(self.download_path, total):
-                return self._reuse_existing(total)
+                self._after_body = lambda: self._reuse_existing(total)
+                return False
 
         if fresh:
             self._state = PartState(
                 source=self.request.source,
                 total=total,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+                etag=head.header("etag"),
+                last_modified=head.header("last-modified"),
             )
         elif total is not None and self._state.total is None:
             self._state = dataclasses.replace(self._state, total=total)
         assert self.download_path is not None
-        self.host.set_target(self.download_path, total, response.headers.get("content-type"))
+        self.host.set_target(self.download_path, total, head.header("content-type"))
         if total is not None:
-            if fresh and total <= len(self._buffer) and self._part is None:
-                return self._fetch_whole(response, total)  # one write: a full disk says so
+            if fresh and total <= self.settings.buffer_size and self._part is None:
+                self._expected = total
+                self.on_data = self._store_in_memory  # type: ignore[method-assign]
+                self._after_body = self._finish_in_memory
+                return True
             check_free_space(self.download_path.parent, total - self._state.done.size())
         self._open_part(total)
-
         if total is None:
-            self._stream(response, body_start, body_end)
-        else:
-            self._run_plan(response, body_start, body_end, total, accepts_ranges)
-        return self._finish()
+            self._stream_offset = body_start
+            self._stream_end = body_end
+            self.on_data = self._store_stream  # type: ignore[method-assign]
+            self._after_body = self._finish_stream
+            return True
+        self._start_plan(body_start, body_end, total, ranged)
+        return True
 
-    def _handle_416(
-        self, response: HttpResponse, wanted: Optional[tuple[int, Optional[int]]]
-    ) -> TransferOutcome:
-        total = parse_content_range(response.headers.get("content-range"))
+    def on_data(self, data: bytes) -> Optional[bool]:
+        """Replaced by the store method :meth:`on_head` chose."""
+        raise ResponseError("a body arrived before its head")
+
+    def _length_of(self, head: ResponseHead) -> Optional[int]:
+        try:
+            return content_length(head)
+        except ResponseError as exc:
+            raise _Retryable(exc) from None
+
+    def _decide_416(self, head: ResponseHead) -> Callable[[], TransferOutcome]:
+        """A 416 answers a request for bytes past the end: the part file may be whole already."""
+        total = parse_content_range(head.header("content-range"))
+        wanted = self._wanted
         if wanted is not None and isinstance(total, int):
             if self._state.done.covers(total):
                 assert self.download_path is not None
                 self._state = dataclasses.replace(self._state, total=total)
-                self.host.set_target(self.download_path, total, None)
-                self._open_part(total)
-                return self._finish()
+                path = self.download_path
+
+                def complete() -> TransferOutcome:
+                    self.host.set_target(path, total, None)
+                    self._open_part(total)
+                    return self._finish()
+
+                return complete
             if wanted[0] < total:
                 raise _Retryable(
                     ResponseError(f"416 for bytes {wanted[0]}- of a {total}-byte file")
@@ -547,9 +493,309 @@ class Transfer:
         self._reset_to_zero()  # the file shrank, or the range is meaningless: start over
         raise _Restart()
 
+    # -- small bodies: whole in memory ------------------------------------------------------
+
+    def _store_in_memory(self, data: bytes) -> Optional[bool]:
+        memory = self._memory
+        memory += data
+        self.host.limiter.consume(len(data), self.signal)
+        if len(memory) > self._expected:
+            del memory[self._expected :]
+            return False
+        return None
+
+    def _finish_in_memory(self) -> TransferOutcome:
+        """A body that fits in the buffer: checked in memory, then written in one go.
+
+        Most files of a big batch are small, and for them the part file's bookkeeping (open,
+        lock, sidecar, progress ticks, reading it back for a checksum) cost more than the
+        bytes. What an interrupted read got still goes to the part file for the next attempt.
+        """
+        assert self.download_path is not None
+        total = self._expected
+        data = memoryview(self._memory)
+        if len(data) < total:
+            self._keep_partial(data)
+            raise _Retryable(ResponseError(_closed_after(len(data), total)))
+        path = self.download_path
+        if self.request.checksum is not None:
+            algorithm, expected = self.request.checksum
+            actual = hexdigest_of(data, algorithm, len(expected))
+            if actual != expected:
+                raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
+        if not _in_folder(path, lambda part: PartFile.write_new(part, data)):
+            self._keep_partial(data)
+            return self._finish()
+        promote(part_path(path), path, self.request.overwrite)
+        self._stream_offset = total
+        return TransferOutcome(path, total)
+
+    def _keep_partial(self, data: memoryview) -> None:
+        """Bytes of an interrupted small body go to the part file, for the next attempt."""
+        if data and self.download_path is not None:
+            self._open_part(self._expected)
+            assert self._part is not None
+            self._part.write_at(data, 0)
+            self._state = dataclasses.replace(self._state, done=ByteRanges.of([(0, len(data))]))
+            self._memory = bytearray()
+
+    # -- bodies of unknown length -----------------------------------------------------------
+
+    def _store_stream(self, data: bytes) -> Optional[bool]:
+        assert self._part is not None
+        offset = self._stream_offset
+        end = self._stream_end
+        if end is not None and offset + len(data) > end:
+            data = data[: end - offset]
+        self._part.write_at(memoryview(data), offset)
+        self._stream_offset = offset + len(data)
+        self.host.limiter.consume(len(data), self.signal)
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._tick(now)
+        return None
+
+    def _finish_stream(self) -> TransferOutcome:
+        offset, end = self._stream_offset, self._stream_end
+        if end is not None and offset < end:
+            raise _Retryable(ResponseError(_closed_after(offset, end)))
+        self._state = dataclasses.replace(
+            self._state, total=offset, done=ByteRanges.of([(0, offset)])
+        )
+        return self._finish()
+
+    # -- planned (and segmented) downloads --------------------------------------------------
+
+    def _start_plan(
+        self, body_start: int, body_end: Optional[int], total: int, accepts_ranges: bool
+    ) -> None:
+        """Take a body of known size as the first segment of a plan of the missing ranges."""
+        plan = self._plan = SegmentPlan(total, self._state.done, self.settings.min_split)
+        segments = plan.split_evenly(1)
+        if not segments:
+            self._after_body = self._finish
+            return
+        first = segments[0]
+        if first.start != body_start:
+            plan.release(first)
+            raise _Retryable(ResponseError("the response does not start at the first missing byte"))
+        first.stream_end = body_end if body_end is not None else total
+        self._first_segment = first
+        halt = threading.Event()
+        self.on_data = lambda data: self.write_segment(first, data, halt)  # type: ignore[method-assign]
+        if accepts_ranges and not self._ranges_refused and self.request.max_connections > 1:
+            self._save_state()  # other connections may write any range from now on
+            self._supervisor = Supervisor(
+                f"fetchq-job{self.request.job_id}-supervisor",
+                add=self._add_connection,
+                halt_extras=self._halt_extras,
+                tick=self._tick,
+                bytes_done=plan.bytes_done,
+                total=total,
+                split_after=self.settings.split_after,
+                split_if_longer_than=self.settings.split_if_longer_than,
+                aborted=lambda: self.signal.aborted or self._stop_connections.is_set(),
+            )
+            self._supervisor.start()
+
+    def _complete_plan(self, failure: Optional[BaseException]) -> TransferOutcome:
+        """The first response's body has ended: go on claiming work on this connection, wait
+        for the others, and decide whether the file is complete."""
+        plan, first, supervisor = self._plan, self._first_segment, self._supervisor
+        assert plan is not None
+        assert first is not None
+        if (
+            failure is None
+            and not self.signal.aborted
+            and not self._changed_on_server
+            and not self._stop_connections.is_set()
+            and first.position < min(first.end, first.stream_end)
+        ):
+            failure = _Retryable(ResponseError(self._closed_early(first)))
+        plan.release(first)
+        if failure is None:
+            self._connection(plan.claim(), threading.Event())
+        else:
+            self._record_connection_error(_transient(failure))
+        if supervisor is not None:
+            supervisor.connection_ended()
+            supervisor.join()
+        self._raise_if_aborted()
+        if self._changed_on_server:
+            self._reset_to_zero()
+            raise _Restart()
+        if not plan.is_complete():
+            with self._errors_lock:
+                errors = list(self._connection_errors)
+            for error in errors:
+                if not isinstance(error, _Retryable):
+                    raise error
+            transient = [e for e in errors if isinstance(e, _Retryable)]
+            if transient:
+                raise transient[-1]
+            raise _Retryable(ResponseError("the download stopped before the file was complete"))
+        return self._finish()
+
+    def _record_connection_error(self, error: BaseException) -> None:
+        if isinstance(error, TransferAborted):
+            return
+        with self._errors_lock:
+            self._connection_errors.append(error)
+        if not isinstance(error, _Retryable):
+            self._stop_connections.set()
+
+    def _add_connection(self) -> bool:
+        """Start one more connection if it would get work and the host has a slot for it."""
+        assert self._plan is not None
+        if (
+            self._extras + 1 < self.request.max_connections
+            and self._plan.worth_claiming()
+            and not self._stop_connections.is_set()
+            and not self.signal.aborted
+            and self.host.host_slots.try_acquire(self._host_key)
+        ):
+            halt = threading.Event()
+            self._halts.append(halt)
+            with self._errors_lock:
+                self._extras += 1
+            number = len(self._halts) + 1
+            if self._supervisor is not None and self._supervisor.single_speed > 0:
+                # Slow connections get smaller pieces: each should still take about a second.
+                self._plan.min_split = max(
+                    self.settings.min_split_slow,
+                    min(self.settings.min_split, int(self._supervisor.single_speed)),
+                )
+            threading.Thread(
+                target=self._extra_connection,
+                args=(halt,),
+                name=f"fetchq-job{self.request.job_id}-conn{number}",
+                daemon=True,
+            ).start()
+            return True
+        return False
+
+    def _halt_extras(self) -> None:
+        for halt in self._halts:
+            halt.set()
+
+    def _extra_connection(self, halt: threading.Event) -> None:
+        assert self._plan is not None
+        assert self._supervisor is not None
+        try:
+            self._connection(self._plan.claim(), halt)
+        finally:
+            with self._errors_lock:
+                self._extras -= 1
+            self.host.host_slots.release(self._host_key)
+            self._supervisor.connection_ended()
+
+    def _connection(self, segment: Optional[Segment], halt: threading.Event) -> None:
+        """One connection's life: fetch its segment, then claim more work until none is left.
+
+        Setting ``halt`` retires the connection: it stops at its next chunk and gives its
+        unread range back to the plan. Errors are recorded for :meth:`_complete_plan`.
+        """
+        assert self._plan is not None
+        plan = self._plan
+        while (
+            segment is not None
+            and not self._stop_connections.is_set()
+            and not halt.is_set()
+            and not self.signal.aborted
+        ):
+            try:
+                self.client.fetch(
+                    self._final_url,
+                    self._request_headers(True),
+                    self._token_for_final(),
+                    _Segments(self, segment, halt),
+                    self.signal,
+                    byte_range=(segment.position, segment.end),
+                )
+            except BaseException as exc:
+                plan.release(segment)
+                self._record_connection_error(_transient(exc))
+                return
+            done = segment.position >= min(segment.end, segment.stream_end)
+            plan.release(segment)
+            if self._changed_on_server or self.signal.aborted or halt.is_set():
+                return
+            if not done and not self._stop_connections.is_set():
+                self._record_connection_error(
+                    _Retryable(ResponseError(self._closed_early(segment)))
+                )
+                return
+            segment = plan.claim()
+
+    def check_segment_head(self, head: ResponseHead, segment: Segment) -> bool:
+        """Whether a segment's response is the range asked for (else why not)."""
+        status = head.status
+        if status == 206:
+            content_range = parse_content_range(head.header("content-range"))
+            if matches_range(content_range, (segment.position, segment.end), self._state.total):
+                assert isinstance(content_range, ContentRange)
+                segment.stream_end = content_range.end
+                return True
+            raise _Retryable(ResponseError("a range response does not match its request"))
+        if status in (200, 203):
+            # A whole file for a range: either it changed (If-Range failed) or the server
+            # ignores ranges. The validators tell which; only a change means starting over.
+            if self._state.validator and not same_validators(
+                head, self._state.etag, self._state.last_modified
+            ):
+                self._changed_on_server = True
+                self._stop_connections.set()
+            else:
+                self._ranges_refused = True
+            return False  # the connection reading the whole body goes on into this range
+        error = http_error(head.reason or status_phrase(status), status)
+        if is_retryable_status(status) or status == 416:
+            raise _Retryable(error, parse_retry_after(head.header("retry-after")))
+        raise error
+
+    def write_segment(self, segment: Segment, data: bytes, halt: threading.Event) -> Optional[bool]:
+        """Write a chunk of a segment's body at its position; False when the connection
+        should stop reading (its segment is done, or it was told to stop)."""
+        assert self._plan is not None
+        assert self._part is not None
+        plan, part = self._plan, self._part
+        view = memoryview(data)
+        while view:
+            room = segment.end - segment.position
+            if room <= 0:
+                if not plan.advance(segment, 0):
+                    return False
+                continue
+            piece = view[:room]
+            part.write_at(piece, segment.position)
+            self.host.limiter.consume(len(piece), self.signal)
+            if not plan.advance(segment, len(piece)):
+                return False
+            view = view[len(piece) :]
+        if self._stop_connections.is_set() or halt.is_set():
+            return False
+        if self._supervisor is None:
+            now = time.monotonic()
+            if now >= self._next_tick:
+                self._tick(now)
+        return None
+
+    def _token_for_final(self) -> Optional[str]:
+        if origin_of(self._final_url) == origin_of(self.request.source):
+            return self.request.token
+        return None
+
+    def _closed_early(self, segment: Segment) -> str:
+        total = self._state.total
+        if segment.stream_end == total:
+            return _closed_after(segment.position, total)
+        return (
+            f"the connection closed at byte {segment.position} of a range ending at {segment.end}"
+        )
+
     # -- naming and existing files ----------------------------------------------------------
 
-    def _choose_target(self, response: HttpResponse, total: Optional[int]) -> tuple[Path, str]:
+    def _choose_target(self, head: ResponseHead, total: Optional[int]) -> tuple[Path, str]:
         """The path for a download into a folder, and its verdict (see :meth:`_verdict`).
 
         Taken names are never reused: a different existing file, a part file of another source
@@ -558,9 +804,7 @@ class Transfer:
         and release a name at any moment, but never while we hold it.
         """
         name = choose_filename(
-            response.headers.get("content-disposition"),
-            self._final_url,
-            response.headers.get("content-type"),
+            head.header("content-disposition"), self._final_url, head.header("content-type")
         )
         folder = self.request.dest
         for number in range(MAX_NUMBERED_NAMES):
@@ -650,7 +894,7 @@ class Transfer:
         if done and saved.validator is None:
             self._resumed_without_validator = True
 
-    def _first_range(self) -> Optional[tuple[int, Optional[int]]]:
+    def _first_range(self) -> Optional[ByteRange]:
         """The bytes the first request of this attempt asks for: None for the whole file."""
         done = self._current_done()
         if not done:
@@ -663,15 +907,6 @@ class Transfer:
             return (total, None)
         start, end = missing.ranges[0]
         return (start, None) if end == total else (start, end)
-
-    def _range_headers(self, wanted: Optional[tuple[int, Optional[int]]]) -> dict[str, str]:
-        headers = dict(FRESH_REQUEST_HEADERS)
-        if wanted is not None:
-            start, end = wanted
-            headers["Range"] = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
-            if self._state.validator:
-                headers["If-Range"] = self._state.validator
-        return headers
 
     def _reset_to_zero(self) -> None:
         """Forget every byte on disk: the file is fetched again from its first byte."""
@@ -694,6 +929,8 @@ class Transfer:
             return self._plan.bytes_done()
         if self._stream_offset:
             return self._stream_offset
+        if self._memory:
+            return len(self._memory)
         return self._state.done.size()
 
     def _save_state(self) -> None:
@@ -728,387 +965,11 @@ class Transfer:
 
     def _tick(self, now: float) -> None:
         """Report the bytes on disk (the host throttles events); save the sidecar now and then."""
+        self._next_tick = now + INLINE_TICK_SECONDS
         self.host.progress(self._bytes_done(), self._state.total)
         if now >= self._next_save:
             self._next_save = now + self.settings.sidecar_interval
             self._save_state()
-
-    def _stream(self, response: HttpResponse, start: int, end: Optional[int]) -> None:
-        """Read a body of unknown length (or from a server without ranges) in this thread."""
-        assert self._part is not None
-        limiter = self.host.limiter
-        offset = self._stream_offset = start
-        with _BodyCopier(response, memoryview(self._buffer), self._part) as copier:
-            while end is None or offset < end:
-                size = limiter.chunk_size(copier.chunk)
-                if end is not None:
-                    size = min(size, end - offset)
-                count = self._read(copier.receive, size)
-                if not count:
-                    break
-                copier.store(count, offset)
-                offset = self._stream_offset = offset + count
-                limiter.consume(count, self.signal)
-                self._tick(time.monotonic())
-        self._raise_if_aborted()
-        if end is not None and offset < end:
-            raise _Retryable(ResponseError(_closed_after(offset, end)))
-        self._state = dataclasses.replace(
-            self._state, total=offset, done=ByteRanges.of([(0, offset)])
-        )
-        _finish_response(response, fully_read=True)
-
-    def _read(self, read: Callable[[_T], int], into: _T) -> int:
-        """``read(into)``; a network error becomes a retryable one (unless we were aborted)."""
-        try:
-            return read(into)
-        except _read_errors() as exc:
-            self._raise_if_aborted()
-            raise _Retryable(exc) from exc
-
-    def _fetch_whole(self, response: HttpResponse, total: int) -> TransferOutcome:
-        """A body that fits in the buffer: read it all, check it, write the file in one go.
-
-        Most files of a big batch are small, and for them the part file's bookkeeping (open,
-        lock, sidecar, progress ticks, reading it back for a checksum) cost more than the
-        bytes. What an interrupted read got still goes to the part file for the next attempt,
-        and a part file that is already there is written the usual way.
-        """
-        assert self.download_path is not None
-        view = memoryview(self._buffer)[:total]
-        read = response.body_reader()
-        got = 0
-        try:
-            while got < total:
-                count = self._read(read, view[got:])
-                if not count:
-                    self._raise_if_aborted()
-                    raise _Retryable(ResponseError(_closed_after(got, total)))
-                got += count
-        except (_Retryable, TransferAborted):
-            self._keep_partial(view[:got], total)
-            raise
-        self.host.limiter.consume(total, self.signal)
-        self._raise_if_aborted()
-        _finish_response(response, fully_read=True)
-        path = self.download_path
-        if self.request.checksum is not None:
-            algorithm, expected = self.request.checksum
-            actual = hexdigest_of(view, algorithm, len(expected))
-            if actual != expected:
-                raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
-        if not _in_folder(path, lambda part: PartFile.write_new(part, view)):
-            self._keep_partial(view, total)
-            return self._finish()
-        promote(part_path(path), path, self.request.overwrite)
-        self._stream_offset = total
-        return TransferOutcome(path, total)
-
-    def _keep_partial(self, data: memoryview, total: int) -> None:
-        """Bytes of an interrupted small body go to the part file, for the next attempt."""
-        if data:
-            self._open_part(total)
-            assert self._part is not None
-            self._part.write_at(data, 0)
-            self._state = dataclasses.replace(self._state, done=ByteRanges.of([(0, len(data))]))
-
-    # -- planned (and segmented) downloads --------------------------------------------------
-
-    def _run_plan(
-        self,
-        response: HttpResponse,
-        body_start: int,
-        body_end: Optional[int],
-        total: int,
-        accepts_ranges: bool,
-    ) -> None:
-        """Fetch every missing range of a file of known size, with one or more connections."""
-        plan = self._plan = SegmentPlan(total, self._state.done, self.settings.min_split)
-        remaining = total - self._state.done.size()
-        segments = plan.split_evenly(1)
-        if not segments:
-            return
-        first = segments[0]
-        if first.start != body_start:
-            raise _Retryable(ResponseError("the response does not start at the first missing byte"))
-        first.stream_end = body_end if body_end is not None else total
-        splittable = (
-            accepts_ranges
-            and not self._ranges_refused
-            and self.request.max_connections > 1
-            and remaining >= self.settings.segment_threshold
-        )
-        if splittable:
-            self._save_state()
-            self._run_connections(first, response)
-        else:
-            self._connection(first, response, inline=True)
-        self._raise_if_aborted()
-        if self._changed_on_server:
-            self._reset_to_zero()
-            raise _Restart()
-        if not plan.is_complete():
-            with self._errors_lock:
-                errors = list(self._connection_errors)
-            for error in errors:
-                if not isinstance(error, _Retryable):
-                    raise error
-            transient = [e for e in errors if isinstance(e, _Retryable)]
-            if transient:
-                raise transient[-1]
-            raise _Retryable(ResponseError("the download stopped before the file was complete"))
-
-    def _run_connections(self, first: Segment, response: HttpResponse) -> None:
-        """Fetch a large file with as many connections as help; report progress meanwhile.
-
-        The first connection runs alone for a moment. If at its speed the rest would take
-        longer than ``split_if_longer_than``, a second joins on trial; :mod:`._growth` decides
-        from the two speeds whether the rest join (up to the maximum, as host slots allow,
-        each taking half of the largest range left), two stay, or the second stops and hands
-        its range back. Later ticks add connections when slots free up.
-        """
-        assert self._plan is not None
-        plan = self._plan
-        finished = threading.Semaphore(0)
-        alive = 0
-        connections = 0
-        halts: list[threading.Event] = []
-
-        def run(
-            opened: Optional[HttpResponse],
-            segment: Optional[Segment],
-            slot: bool,
-            halt: Optional[threading.Event],
-        ) -> None:
-            try:
-                claimed = segment if segment is not None else plan.claim()
-                if claimed is not None:
-                    self._connection(claimed, opened, inline=False, halt=halt)
-            finally:
-                if slot:
-                    self.host.host_slots.release(self._host_key)
-                finished.release()
-
-        def start(opened: Optional[HttpResponse], segment: Optional[Segment], slot: bool) -> None:
-            nonlocal alive, connections
-            alive += 1
-            connections += 1
-            halt = threading.Event() if slot else None
-            if halt is not None:
-                halts.append(halt)
-            threading.Thread(
-                target=run,
-                args=(opened, segment, slot, halt),
-                name=f"fetchq-job{self.request.job_id}-conn{connections}",
-                daemon=True,
-            ).start()
-
-        def add_one() -> bool:
-            if (
-                alive < self.request.max_connections
-                and plan.worth_claiming()
-                and not self._stop_connections.is_set()
-                and not self.signal.aborted
-                and self.host.host_slots.try_acquire(self._host_key)
-            ):
-                start(None, None, True)
-                return True
-            return False
-
-        start(response, first, False)  # the first response uses this job's own slot
-        # The first tick only starts the clock: what the socket buffers held when the body
-        # began arrives in a burst and would make one connection look faster than it is.
-        probe_start: Optional[float] = None
-        probe_bytes = 0
-        single_speed = 0.0
-        retrial_at = 0.0
-        stage = Growth.ONE
-        while alive:
-            if finished.acquire(
-                timeout=FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
-            ):
-                alive -= 1
-            now = time.monotonic()
-            self._tick(now)
-            if probe_start is None:
-                probe_start, probe_bytes = now, plan.bytes_done()
-                continue
-            if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self.settings.split_after:
-                speed = (plan.bytes_done() - probe_bytes) / (now - probe_start)
-                if stage is Growth.ONE:
-                    left = plan.total - plan.bytes_done()
-                    stage = after_one(speed, left, self.settings.split_if_longer_than)
-                    # No free slot for the trial (other downloads of this host hold them all):
-                    # stay on one and ask again after the next measurement.
-                    if stage is Growth.TWO and not add_one():
-                        stage = Growth.ONE
-                    single_speed = speed
-                else:
-                    stage = after_two(speed, single_speed)
-                    logger.debug(
-                        "job %d: one connection %.0f B/s, two %.0f B/s: %s",
-                        self.request.job_id,
-                        single_speed,
-                        speed,
-                        stage.value,
-                    )
-                    if stage is Growth.BACK_TO_ONE:
-                        for halt in halts:
-                            halt.set()
-                        retrial_at = now + RETRIAL_AFTER
-                probe_start, probe_bytes = now, plan.bytes_done()
-            elif stage is Growth.BACK_TO_ONE and now >= retrial_at:
-                # One judgement from a tenth of a second can be wrong (servers shape speed in
-                # bursts): while the download still has a while to go, try again.
-                stage, probe_start = Growth.ONE, None
-                continue
-            if stage is Growth.GROW:
-                while add_one():
-                    pass
-
-    def _connection(
-        self,
-        segment: Optional[Segment],
-        response: Optional[HttpResponse],
-        inline: bool,
-        halt: Optional[threading.Event] = None,
-    ) -> None:
-        """One connection's life: fetch its segment, then claim more work until none is left.
-
-        Extra connections get a ``halt``: setting it retires that connection alone; it stops
-        at its next read and gives its unread range back to the plan.
-        """
-        assert self._plan is not None
-        plan = self._plan
-        first = inline or halt is None  # the job's own connection reads into the job's buffer
-        view = (
-            memoryview(self._buffer)
-            if first
-            else memoryview(bytearray(self.settings.segment_buffer_size))
-        )
-        halt = halt or threading.Event()
-        while segment is not None and not self._stop_connections.is_set() and not halt.is_set():
-            try:
-                with watched(self.signal, self.client.address_policy):
-                    if response is None:
-                        response = self._request_segment(segment)
-                    if response is None:
-                        plan.release(segment)
-                        return
-                    self._read_segment(response, segment, view, inline, halt)
-            except (_Retryable, TransferError) as exc:
-                plan.release(segment)
-                if inline:
-                    raise
-                with self._errors_lock:
-                    self._connection_errors.append(exc)
-                if not isinstance(exc, _Retryable):
-                    self._stop_connections.set()
-                return
-            except TransferAborted:
-                plan.release(segment)
-                if inline:
-                    raise
-                return
-            finally:
-                if response is not None:
-                    response.close()
-            plan.release(segment)
-            response = None
-            if self._changed_on_server or self.signal.aborted:
-                return
-            segment = plan.claim()
-
-    def _request_segment(self, segment: Segment) -> Optional[HttpResponse]:
-        """Open a Range request for ``segment``; None when this connection should stop."""
-        headers = {
-            "Accept-Encoding": "identity",
-            "Range": f"bytes={segment.position}-{segment.end - 1}",
-        }
-        if self._state.validator:
-            headers["If-Range"] = self._state.validator
-        try:
-            response, _ = self.client.open(self._final_url, headers, self._token_for_final())
-        except FetchqError:
-            raise
-        except _network_errors() as exc:
-            self._raise_if_aborted()
-            raise _Retryable(exc) from exc
-        status = response.status_code
-        if status == 206:
-            content_range = parse_content_range(response.headers.get("content-range"))
-            if (
-                isinstance(content_range, ContentRange)
-                and content_range.start == segment.position
-                and content_range.total in (None, self._state.total)
-            ):
-                segment.stream_end = content_range.end
-                return response
-            response.close()
-            raise _Retryable(ResponseError("a range response does not match its request"))
-        response.close()
-        if status in (200, 203):
-            # A whole file for a range: either it changed (If-Range failed) or the server
-            # ignores ranges. The validators tell which; only a change means starting over.
-            same = (
-                response.headers.get("etag") == self._state.etag
-                and response.headers.get("last-modified") == self._state.last_modified
-            )
-            if "If-Range" in headers and not same:
-                self._changed_on_server = True
-                self._stop_connections.set()
-            else:
-                self._ranges_refused = True
-            return None  # the connection reading the whole body goes on into this range
-        error = http_error(response.reason or status_phrase(status), status)
-        if is_retryable_status(status) or status == 416:
-            raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
-        raise error
-
-    def _token_for_final(self) -> Optional[str]:
-        if origin_of(self._final_url) == origin_of(self.request.source):
-            return self.request.token
-        return None
-
-    def _read_segment(
-        self,
-        response: HttpResponse,
-        segment: Segment,
-        view: memoryview,
-        inline: bool,
-        halt: threading.Event,
-    ) -> None:
-        assert self._plan is not None
-        assert self._part is not None
-        plan, limiter = self._plan, self.host.limiter
-        stop = self._stop_connections
-        with _BodyCopier(response, view, self._part) as copier:
-            while True:
-                wanted = min(limiter.chunk_size(copier.chunk), segment.end - segment.position)
-                if wanted <= 0:
-                    if plan.advance(segment, 0):
-                        continue
-                    break
-                count = self._read(copier.receive, wanted)
-                if not count:
-                    self._raise_if_aborted()
-                    raise _Retryable(ResponseError(self._closed_early(segment)))
-                copier.store(count, segment.position)
-                limiter.consume(count, self.signal)
-                if not plan.advance(segment, count) or stop.is_set() or halt.is_set():
-                    break
-                if inline:
-                    self._tick(time.monotonic())
-        self._raise_if_aborted()
-        _finish_response(response, fully_read=segment.position >= segment.stream_end)
-
-    def _closed_early(self, segment: Segment) -> str:
-        total = self._state.total
-        if segment.stream_end == total:
-            return _closed_after(segment.position, total)
-        return (
-            f"the connection closed at byte {segment.position} of a range ending at {segment.end}"
-        )
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -1155,3 +1016,6 @@ class Transfer:
             remove_partial(self.download_path)
         else:
             self._save_state()
+
+
+__all__ = ["TransferError"]

@@ -7,7 +7,10 @@
         ...
         server.requests_for("/big.bin")   # what the client sent, what it got
 
-It listens on a loopback address only (127.0.0.1 unless told another), on a free port,
+It listens on a loopback address only (127.0.0.1 unless told another), on a free port, over
+plain HTTP or, with ``tls=True``, HTTPS with a certificate from a test authority made for this
+process (:func:`ca_bundle` is its PEM file: pass it as ``DownloadQueueService(ca_bundle=...)``;
+needs the ``trustme`` package). It
 serves files from memory or disk, honours ``Range`` and ``If-Range``, and can misbehave on
 demand: per-connection or shared rate limits, dropped connections, stalls, failures with
 ``Retry-After``, wrong lengths, redirects, ignored ranges, spurious 416s, any status code, or a
@@ -19,10 +22,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import os
 import random
 import select
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +39,7 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import urljoin, urlsplit
 
-__all__ = ["Fault", "RandomFaults", "RecordedRequest", "Resource", "TestServer"]
+__all__ = ["Fault", "RandomFaults", "RecordedRequest", "Resource", "TestServer", "ca_bundle"]
 
 AUTO = "auto"
 
@@ -225,13 +231,60 @@ class RandomFaults:
         return fault
 
 
+_authority_lock = threading.Lock()
+_authority: Optional[tuple[object, str]] = None
+
+
+def _test_authority() -> tuple[object, str]:
+    """This process's test certificate authority (a ``trustme.CA``) and its PEM file."""
+    global _authority
+    with _authority_lock:
+        if _authority is None:
+            try:
+                import trustme  # noqa: PLC0415 - only TLS test servers need it
+            except ImportError:
+                raise RuntimeError(
+                    "TestServer(tls=True) needs trustme: pip install trustme"
+                ) from None
+            authority = trustme.CA()
+            folder = tempfile.mkdtemp(prefix="fetchq-test-ca-")
+            path = os.path.join(folder, "ca.pem")
+            authority.cert_pem.write_to_path(path)
+            _authority = (authority, path)
+        return _authority
+
+
+def ca_bundle() -> str:
+    """The PEM file of the authority that signs every ``TestServer(tls=True)``'s certificate."""
+    return _test_authority()[1]
+
+
+def _server_context(host: str) -> ssl.SSLContext:
+    authority, _path = _test_authority()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    names = dict.fromkeys([host, "localhost", "127.0.0.1", "::1"])
+    authority.issue_cert(*names).configure_cert(context)  # type: ignore[attr-defined]
+    return context
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, owner: TestServer) -> None:
         self.owner = owner
+        self.tls_context = _server_context(owner.host) if owner.tls else None
         super().__init__((owner.host, 0), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        connection, address = super().get_request()
+        if self.tls_context is not None:
+            # The handshake happens in the connection's own thread (setup), never here: a
+            # client that connects and says nothing must not stop the server accepting.
+            connection = self.tls_context.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
+        return connection, address
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Clients hang up mid-request on purpose (pause, cancel, quit); say nothing of it."""
@@ -253,6 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(self.timeout)
+            self.request.do_handshake()
         super().setup()
         # Headers and a small body go out as separate writes; without TCP_NODELAY the body
         # waits for the client's delayed ACK (about 40 ms on Linux) on every keep-alive request.
@@ -459,7 +515,8 @@ def _peek_closed(connection: socket.socket) -> bool:
     if not readable:
         return False
     try:
-        return connection.recv(1, socket.MSG_PEEK) == b""
+        # On the raw socket even under TLS: a peek at encrypted bytes still shows a close.
+        return socket.socket.recv(connection, 1, socket.MSG_PEEK) == b""
     except OSError:
         return True
 
@@ -492,10 +549,13 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, faults: Optional[FaultChooser] = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, faults: Optional[FaultChooser] = None, host: str = "127.0.0.1", *, tls: bool = False
+    ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"TestServer listens on loopback addresses only, not {host}")
         self.host = host
+        self.tls = tls
         self.resources: dict[str, Resource] = {}
         self.faults = faults
         self.requests: list[RecordedRequest] = []
@@ -545,7 +605,7 @@ class TestServer:
 
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.origin + (path if path.startswith("/") else "/" + path)

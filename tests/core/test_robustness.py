@@ -20,6 +20,7 @@ from fetchq import DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
 from tests.helpers import (
     LONG,
+    SCHEMES,
     SHORT,
     QueueFactory,
     file_sha256,
@@ -66,40 +67,24 @@ def test_stop_returns_promptly_with_running_jobs_paused(
 
 
 class FullDisk:
-    """File writes that fail with ``code`` once a part file holds ``limit`` bytes.
-
-    Both ways bytes reach a file: ``os.pwrite`` from a buffer, ``os.splice`` from a pipe.
-    """
+    """File writes that fail with ``code`` once a part file holds ``limit`` bytes."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, limit: int, code: int) -> None:
         self.limit, self.code, self.armed = limit, code, True
-        self._pwrite, self._splice = os.pwrite, getattr(os, "splice", None)
+        self._pwrite = os.pwrite
         monkeypatch.setattr(os, "pwrite", self.pwrite)
-        if self._splice is not None:
-            monkeypatch.setattr(os, "splice", self.splice)
-
-    def _check(self, offset: int, count: int) -> None:
-        if self.armed and offset + count > self.limit:
-            raise OSError(self.code, os.strerror(self.code))
 
     def pwrite(self, fd: int, data: Any, offset: int) -> int:
-        self._check(offset, len(data))
+        if self.armed and offset + len(data) > self.limit:
+            raise OSError(self.code, os.strerror(self.code))
         return self._pwrite(fd, data, offset)
-
-    def splice(self, src: int, dst: int, count: int, **kwargs: Any) -> int:
-        assert self._splice is not None
-        offset = kwargs.get("offset_dst")
-        if offset is not None:  # into a file
-            self._check(offset, count)
-        result: int = self._splice(src, dst, count, **kwargs)
-        return result
 
 
 @pytest.mark.parametrize(
     ("code", "error"),
     [(errno.ENOSPC, "InsufficientSpaceError"), (errno.EIO, "DiskError")],
 )
-@pytest.mark.usefixtures("byte_path")
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_failing_disk_ends_in_error_and_keeps_the_part_for_a_resume(
     make_queue: QueueFactory,
     server: TestServer,
@@ -274,7 +259,7 @@ def test_the_address_guard_checks_every_redirect(downloads: Path) -> None:
         assert fine.complete
         assert blocked.status == DownloadJobStatus.ERROR
         assert blocked.error_type == (
-            "BlockedAddressError(refused to connect to non-public address 127.0.0.2)"
+            "BlockedAddressError(refused to connect to 127.0.0.2 at non-public address 127.0.0.2)"
         )
         assert private.requests == []
 

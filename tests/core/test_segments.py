@@ -14,7 +14,7 @@ from fetchq._growth import Growth, after_one, after_two
 from fetchq._segments import ByteRanges, SegmentPlan
 from fetchq._transfer import TransferSettings
 from fetchq.testing import Fault, RecordedRequest, Resource, TestServer
-from tests.helpers import LONG, QueueFactory, file_sha256, leftovers, payload, sha256
+from tests.helpers import LONG, SCHEMES, QueueFactory, file_sha256, leftovers, payload, sha256
 
 MiB = 1 << 20
 
@@ -105,7 +105,7 @@ def test_a_second_connection_that_does_not_help_hands_its_range_back(
     assert sum(r.bytes_sent for r in server.requests_for("/shared.bin")) <= len(data) + 2 * MiB
 
 
-@pytest.mark.usefixtures("byte_path")
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_large_file_comes_over_several_connections_into_one_part(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:
@@ -127,7 +127,7 @@ def test_a_large_file_comes_over_several_connections_into_one_part(
     assert leftovers(downloads) == []
 
 
-@pytest.mark.usefixtures("byte_path")
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_slow_connection_has_its_work_stolen(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:
@@ -169,7 +169,7 @@ def test_a_server_that_ignores_ranges_gets_one_connection(
     assert len(full_bodies) == 1
 
 
-@pytest.mark.usefixtures("byte_path")
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_a_paused_segmented_download_resumes_every_range(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:
@@ -197,7 +197,7 @@ def test_a_paused_segmented_download_resumes_every_range(
     assert file_sha256(downloads / "parts.bin") == sha256(data)
 
 
-@pytest.mark.usefixtures("byte_path")
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_the_speed_limit_applies_and_changes_while_running(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:

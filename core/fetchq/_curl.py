@@ -1,0 +1,471 @@
+"""libcurl, through pycurl: the transport of every request fetchq makes with its own session.
+
+The bytes move in C: libcurl connects, speaks TLS and HTTP/1.1 or HTTP/2 (or FTP), and hands
+the body over in chunks; ``perform()`` releases the interpreter lock while it waits, so download
+threads do not fight the GUI thread for it. fetchq keeps the decisions: libcurl never follows a
+redirect, never sends credentials of its own accord, speaks only http, https, ftp and ftps,
+and connects only where the address policy allows, checked in its socket-open hook, so the
+address checked is the address connected to.
+
+Handles are pooled and share one connection cache, DNS cache and TLS session cache (a
+``CurlShare``): a worker that starts the next small file of a host finds the connection the
+last one left open, and a new connection to a known host resumes its TLS session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from email.utils import formatdate
+from typing import Optional
+
+import pycurl
+
+from ._abort import AbortSignal
+from ._exceptions import BlockedAddressError
+from ._failures import Failure, network_error
+from ._retry import Timeouts
+from ._transport import Headers, Receiver, Request, ResponseHead
+from ._trust import Trust, joined_bundles, system_trust
+from ._url import Url
+
+_SUPPRESS_CONNECT_HEADERS = 265
+"""CURLOPT_SUPPRESS_CONNECT_HEADERS (pycurl has no name for it): a proxy's answer to CONNECT
+is not the response, so it never reaches the header callback."""
+_PROTOCOLS = pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS | pycurl.PROTO_FTP | pycurl.PROTO_FTPS
+_MAX_IDLE_HANDLES = 64
+_CONNECTIONS_PER_HANDLE = 8
+_DRAIN_AT_MOST = 64 * 1024
+"""A body nobody wants (a redirect's) is read to its end up to this size, keeping the
+connection; a longer one closes it."""
+_FTP_SCHEMES = frozenset({"ftp", "ftps"})
+
+# libcurl's codes, mapped once to what happened. Anything else is Failure.OTHER.
+_CURL_FAILURES: dict[int, Failure] = {
+    pycurl.E_COULDNT_RESOLVE_HOST: Failure.RESOLVE,
+    pycurl.E_COULDNT_CONNECT: Failure.CONNECT,
+    pycurl.E_COULDNT_RESOLVE_PROXY: Failure.PROXY,
+    97: Failure.PROXY,  # CURLE_PROXY: the proxy's handshake failed
+    pycurl.E_OPERATION_TIMEDOUT: Failure.TIMEOUT,
+    pycurl.E_RECV_ERROR: Failure.BROKEN,
+    pycurl.E_SEND_ERROR: Failure.BROKEN,
+    pycurl.E_GOT_NOTHING: Failure.BROKEN,
+    pycurl.E_PARTIAL_FILE: Failure.BROKEN,
+    pycurl.E_HTTP2: Failure.BROKEN,
+    92: Failure.BROKEN,  # CURLE_HTTP2_STREAM
+    95: Failure.BROKEN,  # CURLE_HTTP3
+    8: Failure.PROTOCOL,  # CURLE_WEIRD_SERVER_REPLY
+    pycurl.E_BAD_CONTENT_ENCODING: Failure.PROTOCOL,
+    pycurl.E_FTP_WEIRD_PASV_REPLY: Failure.PROTOCOL,
+    pycurl.E_FTP_WEIRD_227_FORMAT: Failure.PROTOCOL,
+    pycurl.E_FTP_CANT_GET_HOST: Failure.PROTOCOL,
+    pycurl.E_FTP_ACCEPT_TIMEOUT: Failure.TIMEOUT,
+    100: Failure.PROTOCOL,  # CURLE_TOO_LARGE: a header section beyond libcurl's bound
+    pycurl.E_SSL_CONNECT_ERROR: Failure.TLS,
+    pycurl.E_USE_SSL_FAILED: Failure.TLS,
+    pycurl.E_PEER_FAILED_VERIFICATION: Failure.CERTIFICATE,
+    pycurl.E_SSL_CACERT_BADFILE: Failure.CERTIFICATE,
+    pycurl.E_SSL_ISSUER_ERROR: Failure.CERTIFICATE,
+    pycurl.E_SSL_PINNEDPUBKEYNOTMATCH: Failure.CERTIFICATE,
+    pycurl.E_LOGIN_DENIED: Failure.LOGIN,
+    pycurl.E_REMOTE_ACCESS_DENIED: Failure.LOGIN,
+    pycurl.E_REMOTE_FILE_NOT_FOUND: Failure.MISSING,
+    pycurl.E_FTP_COULDNT_RETR_FILE: Failure.MISSING,
+    pycurl.E_FTP_COULDNT_USE_REST: Failure.NO_RESUME,
+    pycurl.E_BAD_DOWNLOAD_RESUME: Failure.NO_RESUME,
+    pycurl.E_RANGE_ERROR: Failure.NO_RESUME,
+}
+
+
+def curl_failure(code: int) -> Failure:
+    """What libcurl's error ``code`` means for a download."""
+    return _CURL_FAILURES.get(code, Failure.OTHER)
+
+
+def _shutdown(fd: int) -> None:
+    """Shut down the socket ``fd`` (libcurl's, still open: see :meth:`_Exchange._open_socket`)."""
+    sock = socket.socket(fileno=fd)
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    finally:
+        sock.detach()
+
+
+def _version() -> str:
+    return pycurl.version_info()[1]  # type: ignore[no-any-return]
+
+
+def libcurl_version() -> str:
+    """libcurl's version, for the About box and bug reports."""
+    return _version()
+
+
+class CurlTransport:
+    """Sends requests with pooled libcurl handles; safe to use from many threads at once."""
+
+    def __init__(
+        self,
+        timeouts: Timeouts,
+        user_agent: str,
+        trust: Optional[Trust] = None,
+        *,
+        http2: bool = True,
+    ) -> None:
+        self.timeouts = timeouts
+        self.user_agent = user_agent
+        self.trust = trust or system_trust()
+        self.http2 = http2
+        # Several bundles reach OpenSSL as one blob, read once here.
+        self._ca_blob = joined_bundles(self.trust.bundles) if len(self.trust.bundles) > 1 else b""
+        self._share = pycurl.CurlShare()
+        # Not the connection cache: libcurl would then close a connection through the
+        # close-socket hook of whichever handle opened it, which may be gone by then. Each
+        # pooled handle keeps its own connections, and the pool hands out the latest first.
+        for data in (pycurl.LOCK_DATA_DNS, pycurl.LOCK_DATA_SSL_SESSION):
+            self._share.setopt(pycurl.SH_SHARE, data)
+        self._idle: list[pycurl.Curl] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
+        curl = self._acquire()
+        try:
+            return _Exchange(self, curl, request, receiver, signal).run()
+        finally:
+            self._release(curl)
+
+    def close(self) -> None:
+        """Close every idle handle and, with the last of them, the shared connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for curl in idle:
+            curl.close()
+
+    def _acquire(self) -> pycurl.Curl:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        curl = pycurl.Curl()
+        curl.setopt(pycurl.SHARE, self._share)  # kept by reset(), like the caches it shares
+        return curl
+
+    def _release(self, curl: pycurl.Curl) -> None:
+        curl.reset()  # drops the exchange's callbacks (no cycle keeps it alive); keeps connections
+        with self._lock:
+            if len(self._idle) < _MAX_IDLE_HANDLES:
+                self._idle.append(curl)
+                return
+        curl.close()
+
+    def configure(self, curl: pycurl.Curl, request: Request) -> None:
+        """Every option of one request, on a handle just reset."""
+        url = request.url
+        setopt = curl.setopt
+        setopt(pycurl.URL, url.href)
+        setopt(pycurl.PROTOCOLS, _PROTOCOLS)
+        setopt(pycurl.NOSIGNAL, 1)
+        setopt(pycurl.FOLLOWLOCATION, 0)
+        setopt(pycurl.MAXCONNECTS, _CONNECTIONS_PER_HANDLE)
+        setopt(pycurl.CONNECTTIMEOUT_MS, int(self.timeouts.connect * 1000))
+        setopt(pycurl.USERAGENT, self.user_agent)
+        setopt(pycurl.HTTP_CONTENT_DECODING, 0)
+        setopt(_SUPPRESS_CONNECT_HEADERS, 1)
+        setopt(pycurl.TCP_KEEPALIVE, 1)
+        if not self.http2:
+            setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        trust = self.trust
+        if self._ca_blob:
+            setopt(pycurl.CAINFO_BLOB, self._ca_blob)
+        elif trust.bundles:
+            setopt(pycurl.CAINFO, trust.bundles[0])
+        if trust.directory:
+            setopt(pycurl.CAPATH, trust.directory)
+        if trust.native:
+            setopt(pycurl.SSL_OPTIONS, pycurl.SSLOPT_NATIVE_CA)
+        setopt(pycurl.PROXY, request.proxy or "")
+        if request.headers:
+            setopt(
+                pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in request.headers.items()]
+            )
+        if request.byte_range is not None:
+            first, end = request.byte_range
+            setopt(pycurl.RANGE, f"{first}-" if end is None else f"{first}-{end - 1}")
+        if request.credentials is not None:
+            username, password = request.credentials
+            setopt(pycurl.USERNAME, username)
+            setopt(pycurl.PASSWORD, password)
+            if url.scheme in ("http", "https"):
+                setopt(pycurl.HTTPAUTH, pycurl.HTTPAUTH_BASIC)
+        if url.scheme in _FTP_SCHEMES:
+            setopt(pycurl.OPT_FILETIME, 1)
+            if url.scheme == "ftps":
+                setopt(pycurl.USE_SSL, pycurl.USESSL_ALL)
+
+
+class _Exchange:
+    """One request on one handle: its callbacks, and what they learnt."""
+
+    __slots__ = (
+        "_complete",
+        "_curl",
+        "_downloaded",
+        "_fields",
+        "_ftp_head",
+        "_head",
+        "_last_byte",
+        "_reading",
+        "_receiver",
+        "_request",
+        "_signal",
+        "_socket_key",
+        "_stalled",
+        "_status_line",
+        "_stopped",
+        "_transport",
+        "blocked",
+        "error",
+    )
+
+    def __init__(
+        self,
+        transport: CurlTransport,
+        curl: pycurl.Curl,
+        request: Request,
+        receiver: Receiver,
+        signal: AbortSignal,
+    ) -> None:
+        self._transport = transport
+        self._curl = curl
+        self._request = request
+        self._receiver = receiver
+        self._signal = signal
+        self._fields: list[tuple[str, str]] = []
+        self._status_line = ""
+        self._head: Optional[ResponseHead] = None
+        self._reading = True
+        self._stopped = False
+        self._socket_key = -1
+        self._complete = True
+        self._downloaded = 0
+        self._last_byte = time.monotonic()
+        self._stalled = False
+        self._ftp_head: Optional[ResponseHead] = None
+        self.error: Optional[BaseException] = None
+        self.blocked: Optional[str] = None
+
+    def run(self) -> bool:
+        curl = self._curl
+        if self._request.url.scheme in _FTP_SCHEMES:
+            self._ftp_head = self._ask_ftp_size()
+            if self._ftp_head.status == 416:
+                self._deliver(self._ftp_head)
+                return self._result()
+            curl.reset()
+        self._transport.configure(curl, self._request)
+        curl.setopt(pycurl.HEADERFUNCTION, self._header_line)
+        curl.setopt(pycurl.WRITEFUNCTION, self._write)
+        self._perform()
+        if self._head is None and self._ftp_head is not None and self._complete:
+            self._deliver(self._ftp_head)  # an empty file: no chunk ever came
+        return self._result()
+
+    def _perform(self) -> None:
+        curl = self._curl
+        curl.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
+        curl.setopt(pycurl.PREREQFUNCTION, self._connected)
+        curl.setopt(pycurl.NOPROGRESS, 0)
+        curl.setopt(pycurl.XFERINFOFUNCTION, self._progress)
+        try:
+            curl.perform()
+        except pycurl.error as exc:
+            self._failed(exc)
+        finally:
+            if self._socket_key >= 0:
+                self._signal.detach(self._socket_key)
+                self._socket_key = -1
+
+    def _result(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self._reading and not self._stopped and self._complete
+
+    def _ask_ftp_size(self) -> ResponseHead:
+        """FTP has no response head: ask for the file's size and date first (``SIZE`` and
+        ``MDTM``, on the control connection the transfer then reuses), and make one."""
+        curl = self._curl
+        self._transport.configure(curl, dataclasses.replace(self._request, byte_range=None))
+        curl.setopt(pycurl.NOBODY, 1)
+        curl.setopt(pycurl.HEADERFUNCTION, _discard)
+        curl.setopt(pycurl.WRITEFUNCTION, _discard)  # libcurl writes the size as text here
+        self._perform()
+        if self.error is not None:
+            raise self.error
+        size = int(curl.getinfo(pycurl.CONTENT_LENGTH_DOWNLOAD_T))
+        filetime = int(curl.getinfo(pycurl.INFO_FILETIME))
+        return _ftp_head(size, filetime, self._request)
+
+    def _failed(self, exc: pycurl.error) -> None:
+        """Sort out why perform() failed: a receiver's exception (kept for run() to raise), an
+        abort or a receiver that had enough (not failures), the guard, or the network."""
+        self._complete = False
+        if self.error is not None or self._signal.aborted:
+            return
+        code = exc.args[0]
+        if self._stopped and code == pycurl.E_WRITE_ERROR:
+            return
+        url = self._request.url
+        if self.blocked is not None:
+            self.error = BlockedAddressError(
+                f"refused to connect to {url.host} at non-public address {self.blocked}"
+            )
+            return
+        if self._stalled:
+            seconds = self._transport.timeouts.read
+            self.error = network_error(
+                Failure.TIMEOUT, url.host, url.authority, f"no data for {seconds:g} s"
+            )
+            return
+        detail = exc.args[1] if len(exc.args) > 1 else None
+        self.error = network_error(curl_failure(code), url.host, url.authority, detail)
+
+    # -- callbacks (libcurl's thread, interpreter lock held) ------------------------------
+
+    def _open_socket(self, purpose: int, address: tuple[int, int, int, tuple[str, int]]) -> int:
+        """Make the socket of a new connection, if the address policy allows its peer.
+
+        While this request runs, an abort shuts the socket down, so a read blocked on it
+        returns at once. (A reused connection is reached by the progress hook instead,
+        within a second.) libcurl closes the socket only when this request has failed and
+        ends, so the number is still this socket's whenever the abort comes before the end.
+        """
+        family, socktype, protocol, peer = address
+        policy = self._request.address_policy
+        if policy is not None and not policy(str(peer[0])):
+            self.blocked = str(peer[0])
+            return pycurl.SOCKET_BAD  # type: ignore[no-any-return]
+        try:
+            fd = socket.socket(family, socktype, protocol).detach()
+        except OSError:
+            return pycurl.SOCKET_BAD  # type: ignore[no-any-return]
+        if self._socket_key >= 0:
+            self._signal.detach(self._socket_key)
+        self._socket_key = self._signal.attach(lambda: _shutdown(fd))
+        return fd
+
+    def _connected(self, primary_ip: str, local_ip: str, primary_port: int, local_port: int) -> int:
+        """The connection is ready, new or reused: the guard looks at its peer once more."""
+        policy = self._request.address_policy
+        if policy is not None and not policy(primary_ip):
+            self.blocked = primary_ip
+            return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
+        return pycurl.PREREQFUNC_OK  # type: ignore[no-any-return]
+
+    def _header_line(self, line: bytes) -> Optional[int]:
+        if self._ftp_head is not None:
+            return None  # the FTP server's replies: the head was made before the transfer
+        text = line.decode("latin-1")
+        if text.startswith("HTTP/"):
+            # libcurl has parsed and checked the status line; fetchq only reads its parts
+            # (pycurl allows no getinfo() inside a callback).
+            self._status_line = text.rstrip("\r\n")
+            self._fields = []
+        elif text in ("\r\n", "\n"):
+            _version, _, rest = self._status_line.partition(" ")
+            code, _, reason = rest.partition(" ")
+            status = int(code) if code.isascii() and code.isdigit() else 0
+            if 100 <= status < 200:
+                self._fields = []  # an interim answer: the real one follows
+                return None
+            head = ResponseHead(status, reason.strip(), Headers(self._fields), self._request.url)
+            return self._deliver(head)
+        elif text[:1] in (" ", "\t") and self._fields:
+            name, value = self._fields[-1]  # obs-fold: a continuation of the last field
+            self._fields[-1] = (name, f"{value} {text.strip()}")
+        else:
+            name, colon, value = text.partition(":")
+            if colon:
+                self._fields.append((name.strip(), value.strip()))
+        return None
+
+    def _deliver(self, head: ResponseHead) -> Optional[int]:
+        self._head = head
+        try:
+            self._reading = self._receiver.on_head(head)
+        except BaseException as exc:
+            self.error = exc
+            return -1
+        if not self._reading and _body_longer_than(head, _DRAIN_AT_MOST):
+            self._stopped = True
+            return -1
+        return None
+
+    def _write(self, data: bytes) -> Optional[int]:
+        if self._head is None and (
+            self._ftp_head is None or self._deliver(self._ftp_head) is not None
+        ):
+            return 0
+        if not self._reading:
+            return None  # a short body nobody wants: read it, keep the connection
+        try:
+            if self._receiver.on_data(data) is False:
+                self._stopped = True
+                return 0
+        except BaseException as exc:
+            self.error = exc
+            return 0
+        return None
+
+    def _progress(
+        self, download_total: int, downloaded: int, upload_total: int, uploaded: int
+    ) -> int:
+        """Abort when asked to, or when no byte came for the read timeout.
+
+        libcurl's own low-speed limit averages over several seconds, so after a fast start
+        a stall went unnoticed for five more; this counts from the last byte. libcurl calls
+        here many times a second while bytes flow and about once a second when they stop.
+        """
+        if self._signal.aborted:
+            return 1
+        now = time.monotonic()
+        if downloaded != self._downloaded:
+            self._downloaded = downloaded
+            self._last_byte = now
+        elif now - self._last_byte > self._transport.timeouts.read:
+            self._stalled = True
+            return 1
+        return 0
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _body_longer_than(head: ResponseHead, limit: int) -> bool:
+    length = head.header("content-length")
+    return length is None or not length.isdigit() or int(length) > limit
+
+
+def _ftp_head(size: int, filetime: int, request: Request) -> ResponseHead:
+    """What an HTTP server would have answered to ``request`` for a file of ``size`` bytes
+    (-1: unknown) last modified at ``filetime`` (-1: unknown)."""
+    fields = [("Accept-Ranges", "bytes")]
+    if filetime > 0:
+        fields.append(("Last-Modified", formatdate(filetime, usegmt=True)))
+    byte_range = request.byte_range
+    if size < 0:
+        return ResponseHead(200, "OK", Headers(fields), request.url)
+    first = byte_range[0] if byte_range is not None else 0
+    if byte_range is not None and first >= size:
+        fields.append(("Content-Range", f"bytes */{size}"))
+        return ResponseHead(416, "Range Not Satisfiable", Headers(fields), request.url)
+    end = size if byte_range is None or byte_range[1] is None else min(size, byte_range[1])
+    fields.append(("Content-Length", str(end - first)))
+    if byte_range is None:
+        return ResponseHead(200, "OK", Headers(fields), request.url)
+    fields.append(("Content-Range", f"bytes {first}-{end - 1}/{size}"))
+    return ResponseHead(206, "Partial Content", Headers(fields), request.url)
+
+
+__all__ = ["CurlTransport", "Url", "curl_failure", "libcurl_version"]

@@ -1,0 +1,124 @@
+"""How many connections a download uses, decided while it runs, in a thread of its own.
+
+The first connection reads the body inside libcurl on the job's own thread, so the decisions
+are taken here: every tenth of a second this thread reports progress, and, from the measured
+speed and what is left (:mod:`._growth`), adds connections, keeps two, or retires the second.
+Splitting is decided by time, not by size: a small file from a slow server gets help as soon
+as the rest would take longer than a second at one connection's speed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Optional
+
+from ._growth import RETRIAL_AFTER, Growth, after_one, after_two
+
+logger = logging.getLogger("fetchq")
+
+TICK_SECONDS = 0.1
+"""How often the supervisor reports progress and reconsiders the connections."""
+FIRST_TICK_SECONDS = 0.02
+"""When it starts the probe's clock: after the burst of bytes that sat in the socket buffers,
+without losing a tenth of a second on one connection before measuring."""
+
+
+class Supervisor:
+    """Watches one download's connections; ``add`` starts one more (False if it cannot)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        add: Callable[[], bool],
+        halt_extras: Callable[[], None],
+        tick: Callable[[float], None],
+        bytes_done: Callable[[], int],
+        total: int,
+        split_after: float,
+        split_if_longer_than: float,
+        aborted: Callable[[], bool],
+    ) -> None:
+        self._add = add
+        self._halt_extras = halt_extras
+        self._tick = tick
+        self._bytes_done = bytes_done
+        self._total = total
+        self._split_after = split_after
+        self._split_if_longer_than = split_if_longer_than
+        self._aborted = aborted
+        self._ended = threading.Semaphore(0)
+        self._alive = 1  # the first connection, run by the job's thread; only this thread counts
+        self.single_speed = 0.0
+        """The speed of one connection, once measured (bytes a second)."""
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def connection_ended(self) -> None:
+        """A connection (the first one included) has no more work; called by its thread."""
+        self._ended.release()
+
+    def join(self) -> None:
+        """Wait until every connection has ended and the supervisor with them."""
+        self._thread.join()
+
+    def _run(self) -> None:
+        probe_start: Optional[float] = None
+        probe_bytes = 0
+        retrial_at = 0.0
+        stage = Growth.ONE
+        while True:
+            if self._ended.acquire(
+                timeout=FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
+            ):
+                self._alive -= 1
+                if self._alive <= 0:
+                    return
+            now = time.monotonic()
+            self._tick(now)
+            if self._aborted():
+                continue
+            if probe_start is None:
+                probe_start, probe_bytes = now, self._bytes_done()
+                continue
+            if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self._split_after:
+                speed = (self._bytes_done() - probe_bytes) / (now - probe_start)
+                if stage is Growth.ONE:
+                    left = self._total - self._bytes_done()
+                    stage = after_one(speed, left, self._split_if_longer_than)
+                    self.single_speed = speed
+                    # No free slot for the trial (other downloads of this host hold them all):
+                    # stay on one and ask again after the next measurement.
+                    if stage is Growth.TWO and not self._try_add():
+                        stage = Growth.ONE
+                else:
+                    stage = after_two(speed, self.single_speed)
+                    logger.debug(
+                        "one connection %.0f B/s, two %.0f B/s: %s",
+                        self.single_speed,
+                        speed,
+                        stage.value,
+                    )
+                    if stage is Growth.BACK_TO_ONE:
+                        self._halt_extras()
+                        retrial_at = now + RETRIAL_AFTER
+                probe_start, probe_bytes = now, self._bytes_done()
+            elif stage is Growth.BACK_TO_ONE and now >= retrial_at:
+                # One judgement from a tenth of a second can be wrong (servers shape speed in
+                # bursts): while the download still has a while to go, try again.
+                stage, probe_start = Growth.ONE, None
+                continue
+            if stage is Growth.GROW:
+                while self._try_add():
+                    pass
+
+    def _try_add(self) -> bool:
+        if self._add():
+            self._alive += 1
+            return True
+        return False
