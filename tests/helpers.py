@@ -9,8 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Optional
 
 from fetchq import DownloadEvent, DownloadQueueService, RetryPolicy, Timeouts
+from fetchq._transport import ResponseHead
 
 # Named waits (urllib3's habit): long enough never to flake, short enough to fail fast.
 SHORT = 2.0
@@ -79,3 +81,19 @@ def wait_until(condition: Callable[[], object], timeout: float = LONG) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.005)
+
+
+class Collect:
+    """A transport receiver that keeps the head and the whole body."""
+
+    def __init__(self) -> None:
+        self.head: Optional[ResponseHead] = None
+        self.body = bytearray()
+
+    def on_head(self, head: ResponseHead) -> bool:
+        self.head = head
+        return True
+
+    def on_data(self, data: bytes) -> Optional[bool]:
+        self.body += data
+        return None

@@ -57,7 +57,7 @@ def run_demo(dest: Optional[Path]) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="fetchq-cli", description=__doc__)
-    parser.add_argument("urls", nargs="*", help="http(s) URLs to download")
+    parser.add_argument("urls", nargs="*", help="http, https, ftp or ftps URLs to download")
     parser.add_argument("-d", "--dest", type=Path, default=None, help="folder (default: .)")
     parser.add_argument("-j", "--parallel", type=int, default=5, help="downloads at once")
     parser.add_argument("-x", "--connections", type=int, default=16, help="connections per file")

@@ -185,6 +185,7 @@ class CurlTransport:
         if trust.native:
             setopt(pycurl.SSL_OPTIONS, pycurl.SSLOPT_NATIVE_CA)
         setopt(pycurl.PROXY, request.proxy or "")
+        setopt(pycurl.NOPROXY, "")  # fetchq decided already; libcurl must not read no_proxy
         if request.headers:
             setopt(
                 pycurl.HTTPHEADER, [f"{name}: {value}" for name, value in request.headers.items()]

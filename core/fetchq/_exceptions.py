@@ -4,7 +4,7 @@
 
     FetchqError
     ├── InvalidRequestError (ValueError)     bad input to download(); raised at once, in the caller
-    │   ├── InvalidSourceError               empty, malformed or non-http(s) URL
+    │   ├── InvalidSourceError               empty, malformed, or not http(s) or ftp(s)
     │   ├── InvalidDestinationError          a dest that cannot be created or written
     │   └── InvalidChecksumError             a checksum that is not "ALGO:HEX" for a known algorithm
     ├── UnknownJobIDException (LookupError)  id_to_job() of an id this queue does not know
@@ -63,7 +63,7 @@ class InvalidRequestError(FetchqError, ValueError):
 
 
 class InvalidSourceError(InvalidRequestError):
-    """The source is empty, malformed, or not an http(s) URL."""
+    """The source is empty, malformed, or not an http, https, ftp or ftps URL."""
 
 
 class InvalidDestinationError(InvalidRequestError):

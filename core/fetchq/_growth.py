@@ -26,7 +26,8 @@ class Growth(Enum):
     """Two were no faster than one: the second stops and hands back its range; after
     ``RETRIAL_AFTER`` seconds the probe starts again (from ``ONE``)."""
     SETTLED = "settled"
-    """One connection is enough (the rest is short, or no second connection could start)."""
+    """One connection is enough for now (the rest is short); looked at again after
+    ``RETRIAL_AFTER`` seconds, in case the server slowed down."""
 
 
 GROW_IF_FASTER_BY = 1.5

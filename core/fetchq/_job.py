@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Union
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AnyHttpUrl, AnyUrl, BaseModel, ConfigDict, Field, PrivateAttr, UrlConstraints
 
 if TYPE_CHECKING:
     from ._queue import DownloadQueueService
@@ -37,6 +37,10 @@ DownloadEventHandler = Callable[["DownloadJob"], None]
 """A callback: called with the job, in the thread that runs it."""
 
 
+FtpUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["ftp", "ftps"], host_required=True)]
+"""An ftp or ftps source. http(s) sources stay ``AnyHttpUrl``, as in the reference API."""
+
+
 def iso_now() -> str:
     """The current time as an ISO-8601 string, the format of job timestamps."""
     return datetime.now(timezone.utc).isoformat()
@@ -51,7 +55,7 @@ class DownloadJob(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    source: AnyHttpUrl = Field(description="Where to download from")
+    source: Union[AnyHttpUrl, FtpUrl] = Field(description="Where to download from")
     dest: Path = Field(description="A folder to download into, or the file path")
     id: int = Field(default=-1, description="Job id, assigned when the job is submitted")
     priority: int = Field(default=10, description="Lower runs first")

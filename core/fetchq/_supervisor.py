@@ -92,6 +92,7 @@ class Supervisor:
                     left = self._total - self._bytes_done()
                     stage = after_one(speed, left, self._split_if_longer_than)
                     self.single_speed = speed
+                    retrial_at = now + RETRIAL_AFTER  # if settled: servers slow down, too
                     # No free slot for the trial (other downloads of this host hold them all):
                     # stay on one and ask again after the next measurement.
                     if stage is Growth.TWO and not self._try_add():
@@ -108,9 +109,9 @@ class Supervisor:
                         self._halt_extras()
                         retrial_at = now + RETRIAL_AFTER
                 probe_start, probe_bytes = now, self._bytes_done()
-            elif stage is Growth.BACK_TO_ONE and now >= retrial_at:
+            elif stage in (Growth.BACK_TO_ONE, Growth.SETTLED) and now >= retrial_at:
                 # One judgement from a tenth of a second can be wrong (servers shape speed in
-                # bursts): while the download still has a while to go, try again.
+                # bursts, and slow down): while the download has a while to go, look again.
                 stage, probe_start = Growth.ONE, None
                 continue
             if stage is Growth.GROW:

@@ -647,6 +647,12 @@ class Transfer:
     def _add_connection(self) -> bool:
         """Start one more connection if it would get work and the host has a slot for it."""
         assert self._plan is not None
+        if self._supervisor is not None and self._supervisor.single_speed > 0:
+            # Slow connections get smaller pieces: each should still take about a second.
+            self._plan.min_split = max(
+                self.settings.min_split_slow,
+                min(self.settings.min_split, int(self._supervisor.single_speed)),
+            )
         if (
             self._extras + 1 < self.request.max_connections
             and self._plan.worth_claiming()
@@ -659,12 +665,6 @@ class Transfer:
             with self._errors_lock:
                 self._extras += 1
             number = len(self._halts) + 1
-            if self._supervisor is not None and self._supervisor.single_speed > 0:
-                # Slow connections get smaller pieces: each should still take about a second.
-                self._plan.min_split = max(
-                    self.settings.min_split_slow,
-                    min(self.settings.min_split, int(self._supervisor.single_speed)),
-                )
             threading.Thread(
                 target=self._extra_connection,
                 args=(halt,),

@@ -15,6 +15,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from ._exceptions import InvalidChecksumError, InvalidDestinationError, InvalidSourceError
+from ._url import SUPPORTED_SCHEMES, UrlError, parse_url
 
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
 
@@ -46,13 +47,19 @@ def validate_source(source: object) -> str:
         port = parts.port
     except ValueError as exc:
         raise InvalidSourceError(f"{redact_url(text)!r} is not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
+    if parts.scheme.lower() not in SUPPORTED_SCHEMES:
         shown = f"{parts.scheme}:" if parts.scheme else "no scheme"
-        raise InvalidSourceError(f"{redact_url(text)!r} is not an http(s) URL ({shown})")
+        raise InvalidSourceError(
+            f"{redact_url(text)!r} is not an http, https, ftp or ftps URL ({shown})"
+        )
     if not parts.hostname:
         raise InvalidSourceError(f"{redact_url(text)!r} has no host")
     if port == 0:
         raise InvalidSourceError(f"{redact_url(text)!r} has port 0")
+    try:
+        parse_url(text)  # the parser every request goes through must read it too
+    except UrlError as exc:
+        raise InvalidSourceError(f"{redact_url(text)!r} is not a valid URL: {exc}") from None
     return text
 
 

@@ -144,7 +144,7 @@ class AddDownloadsDialog(QDialog):
         problem = self._problem()
         if problem:
             lines.append(problem)
-        self.summary.setText("\n".join(lines) or "Type or paste http(s) links above.")
+        self.summary.setText("\n".join(lines) or "Type or paste links (https, http, ftp) above.")
         single = count == 1
         self.name_edit.setEnabled(single)
         if not single and self.name_edit.text():

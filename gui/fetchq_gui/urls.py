@@ -11,6 +11,7 @@ from fetchq import InvalidSourceError, validate_source
 # A URL-ish token: a scheme, then anything up to whitespace or a closing bracket/quote.
 _CANDIDATE = re.compile(r"""(?i)\b[a-z][a-z0-9+.\-]*:[^\s<>"'`{}|\\^\[\]]+""")
 _TRAILING = ".,;:!?)]}'\""
+_SCHEMES = ("http:", "https:", "ftp:", "ftps:")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class ParsedUrls:
 
 
 def extract_urls(text: str) -> ParsedUrls:
-    """The http(s) URLs in ``text``, in order and without duplicates, and what was refused.
+    """The http(s) and ftp(s) URLs in ``text``, in order, without duplicates; and what was refused.
 
     One URL a line works, and so does prose: anything that looks like a URL is picked out.
     Lines that hold no URL-like text at all are ignored; URL-like text with another scheme, or
@@ -36,11 +37,9 @@ def extract_urls(text: str) -> ParsedUrls:
     refused: list[Refusal] = []
     for line in text.splitlines():
         candidates = [m.group(0).rstrip(_TRAILING) for m in _CANDIDATE.finditer(line)]
-        candidates = [
-            c for c in candidates if "//" in c or c.lower().startswith(("http:", "https:"))
-        ]
+        candidates = [c for c in candidates if "//" in c or c.lower().startswith(_SCHEMES)]
         if not candidates and line.strip() and _looks_like_a_bare_host(line.strip()):
-            refused.append(Refusal(line.strip(), "no http:// or https:// at the start"))
+            refused.append(Refusal(line.strip(), "no https://, http:// or ftp:// at the start"))
         for candidate in candidates:
             try:
                 url = validate_source(candidate)

@@ -600,7 +600,7 @@ class MainWindow(QMainWindow):
         if extract_urls(text).urls:
             self.open_add_dialog(text)
         else:
-            self.statusBar().showMessage("The clipboard holds no http(s) links", 4000)
+            self.statusBar().showMessage("The clipboard holds no links to download", 4000)
 
     def _add_request(self, request: AddRequest) -> None:
         self.settings.last_add_folder = request.folder
@@ -679,7 +679,7 @@ class MainWindow(QMainWindow):
             self.drop_overlay.present(f"Drop to download {links} into\n{self.download_dir}", True)
             event.acceptProposedAction()
         else:
-            reason = parsed.refused[0].reason if parsed.refused else "no http(s) links in this"
+            reason = parsed.refused[0].reason if parsed.refused else "no links to download in this"
             self.drop_overlay.present(f"Cannot download this: {reason}", False)
             event.ignore()
             QTimer.singleShot(1200, self.drop_overlay.hide)

@@ -66,7 +66,8 @@ LOADED = "sorted(m for m in ('requests', 'urllib3') if m in sys.modules)"
 def test_plain_http_never_loads_requests_until_an_http_error(
     server: TestServer, tmp_path: Path
 ) -> None:
-    """requests and urllib3 cost a tenth of a second to import: plain http does without."""
+    """requests and urllib3 cost a tenth of a second to import: fetchq's own downloads (libcurl)
+    do without; the first HTTPError (a requests class, as the reference API has it) loads them."""
     good = server.add("/good.bin", b"x" * 100_000)
     missing = server.url("/gone.bin")  # nothing there: 404
     script = f"""

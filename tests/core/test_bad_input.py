@@ -26,10 +26,10 @@ from tests.helpers import LONG, QueueFactory, payload, sha256
         ("", "empty"),
         ("   ", "empty"),
         (None, "empty"),
-        ("ftp://example.org/file", "not an http(s) URL"),
-        ("file:///etc/passwd", "not an http(s) URL"),
-        ("javascript:alert(1)", "not an http(s) URL"),
-        ("example.org/file", "not an http(s) URL"),
+        ("gopher://example.org/file", "not an http, https, ftp or ftps URL"),
+        ("file:///etc/passwd", "not an http, https, ftp or ftps URL"),
+        ("javascript:alert(1)", "not an http, https, ftp or ftps URL"),
+        ("example.org/file", "not an http, https, ftp or ftps URL"),
         ("http://", "has no host"),
         ("http:///path", "has no host"),
         ("http://exa mple.org/", "spaces or control"),
@@ -68,7 +68,7 @@ def test_bad_checksums_raise(
 
 def test_submit_download_job_validates_too(queue: DownloadQueueService, tmp_path: Path) -> None:
     job = DownloadJob(source="https://example.org/x", dest=tmp_path / "a" / "b.bin")  # type: ignore[arg-type]
-    job.source = "ftp://example.org/x"  # type: ignore[assignment]
+    job.source = "gopher://example.org/x"  # type: ignore[assignment]
     with pytest.raises(InvalidSourceError):
         queue.submit_download_job(job)
 

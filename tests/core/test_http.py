@@ -178,10 +178,10 @@ def test_origins_differ_by_scheme_host_and_port() -> None:
     assert origin_of("https://example.org/") != origin_of("https://cdn.example.org/")
 
 
-def test_urls_with_credentials_go_through_fetchq_own_requests_session(
+def test_credentials_in_the_url_reach_the_server_as_basic_auth(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:
-    """The plain-http client does not send userinfo; the session (made on first use) does."""
+    """User info never goes into the URL libcurl gets; it goes as Basic auth, to its origin."""
     data = payload(300_000)
     url = server.add("/secret.bin", data).replace("http://", "http://user:pw@")
     queue = make_queue()
@@ -189,7 +189,7 @@ def test_urls_with_credentials_go_through_fetchq_own_requests_session(
     assert queue.wait_for_job(job, LONG).complete
     assert (downloads / "secret.bin").read_bytes() == data
     (request,) = server.requests_for("/secret.bin")
-    assert request.header("Authorization") == "Basic dXNlcjpwdw=="  # urllib3 sent user:pw
+    assert request.header("Authorization") == "Basic dXNlcjpwdw=="  # user:pw
 
 
 def test_a_proxy_from_the_environment_is_used(
@@ -198,7 +198,7 @@ def test_a_proxy_from_the_environment_is_used(
     downloads: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With ``http_proxy`` set, requests go through requests' Session, which honours it."""
+    """With ``http_proxy`` set, plain http goes to the proxy as an absolute-URI request."""
     data = payload(50_000)
     origin = "http://fetchq-proxied.invalid"  # resolvable only by the proxy
     server.add("/via-proxy.bin", data)

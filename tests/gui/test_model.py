@@ -110,7 +110,7 @@ def test_extract_urls_from_prose_and_lists() -> None:
         "Here: https://example.org/a.iso, and (https://example.org/b.zip).\n"
         "http://example.org/a.iso\n"  # a different URL: the scheme differs
         "https://example.org/a.iso\n"  # a duplicate
-        "ftp://example.org/c\n"
+        "gopher://example.org/c\n"
         "example.org/d.tar\n"
         "just words\n"
     )
@@ -121,5 +121,5 @@ def test_extract_urls_from_prose_and_lists() -> None:
         "http://example.org/a.iso",
     )
     reasons = {r.text: r.reason for r in parsed.refused}
-    assert "not an http(s) URL" in reasons["ftp://example.org/c"]
-    assert reasons["example.org/d.tar"] == "no http:// or https:// at the start"
+    assert "not an http, https, ftp or ftps URL" in reasons["gopher://example.org/c"]
+    assert reasons["example.org/d.tar"] == "no https://, http:// or ftp:// at the start"

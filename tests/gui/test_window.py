@@ -126,15 +126,15 @@ def test_add_dialog_refuses_what_it_cannot_download(
 ) -> None:
     dialog = window.open_add_dialog()
     qtbot.waitExposed(dialog)
-    type_text(dialog.urls_edit, "ftp://example.org/file.iso")
+    type_text(dialog.urls_edit, "gopher://example.org/file.iso")
     qtbot.waitUntil(lambda: "Refused" in dialog.summary.text(), timeout=WAIT_MS)
-    assert "not an http(s) URL" in dialog.summary.text()
+    assert "not an http, https, ftp or ftps URL" in dialog.summary.text()
     assert not dialog.ok_button.isEnabled()
     dialog.urls_edit.setPlainText("example.org/file.zip")
-    assert "no http:// or https://" in dialog.summary.text()
+    assert "no https://, http:// or ftp://" in dialog.summary.text()
     assert not dialog.ok_button.isEnabled()
     good = server.add("/good.bin", b"good")
-    dialog.urls_edit.setPlainText(f"See {good}, and also ftp://nope/x and http:// for fun.")
+    dialog.urls_edit.setPlainText(f"See {good}, and also gopher://nope/x and http:// for fun.")
     assert dialog.parsed.urls == (good,)
     assert len(dialog.parsed.refused) == 2
     dialog.checksum_edit.setText("sha256:zz")
@@ -207,12 +207,12 @@ def test_drops_of_unusable_things_are_refused_with_a_reason(
     assert window.model.rowCount() == 0
     seen: list[str] = []
     mime_again = QMimeData()
-    mime_again.setUrls([QUrl("ftp://example.org/x")])
+    mime_again.setUrls([QUrl("gopher://example.org/x")])
     enter = drag_enter_event(QPoint(10, 10), mime_again)
     QApplication.sendEvent(window, enter)
     seen.append(window.drop_overlay.text())
     assert not enter.isAccepted()
-    assert "not an http(s) URL" in seen[0]
+    assert "not an http, https, ftp or ftps URL" in seen[0]
     assert window.drop_overlay.isVisible()
 
 
