@@ -1,19 +1,23 @@
 """Throughput benchmark: fetchq against curl, wget2, aria2c, requests and parfive, one run.
 
-Serves incompressible files with nginx on 127.0.0.1 (one port unthrottled, one with a
-per-connection ``limit_rate``), runs each scenario for every tool several times, tools
-alternating, after a warm-up, each run into a fresh folder, and counts a run only once every
-output file matches its source's sha256. Prints a table per scenario and writes
-``bench/RESULTS.md``. Use ``bench/run.sh`` (``make bench``), which installs the tools.
+Serves incompressible files with nginx on 127.0.0.1, over plain HTTP and over TLS (a
+certificate from an authority made at bench time, which every client is told to trust), each
+on one port unthrottled and one with a per-connection ``limit_rate``, plus a TLS port that
+offers HTTP/2. Runs each scenario for every tool several times, tools alternating, after a
+warm-up, each run into a fresh folder, and counts a run only once every output file matches
+its source's sha256. Prints a table per scenario and writes ``bench/RESULTS.md``. Use
+``bench/run.sh`` (``make bench``), which installs the tools.
 
 Scenarios: (A) 1 GiB, unthrottled; (B) 8 x 128 MiB, unthrottled, 8 at once; (C) 2000 x 16 KiB,
-8 at once; (D) 1 GiB, throttled; (E) 8 x 128 MiB, throttled, 8 at once.
+8 at once; (D) 1 GiB, throttled; (E) 8 x 128 MiB, throttled, 8 at once. ``As``...``Es`` are the
+same over https (HTTP/1.1); ``Ch2`` is (C) over https where nginx offers HTTP/2.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -41,6 +45,8 @@ class Scenario:
     files: tuple[str, ...]
     throttled: bool
     parallel: int
+    scheme: str = "http"
+    http2: bool = False
 
 
 @dataclass
@@ -97,19 +103,54 @@ http {{
     access_log off;
     sendfile on; tcp_nopush on; tcp_nodelay on;
     keepalive_requests 1000000; keepalive_timeout 30;
+    ssl_certificate {cert}; ssl_certificate_key {cert};
+    ssl_session_cache shared:tls:10m;
     server {{ listen 127.0.0.1:{fast}; root {data}; }}
     server {{ listen 127.0.0.1:{slow}; root {data}; limit_rate {rate}; }}
+    server {{ listen 127.0.0.1:{tls_fast} ssl; root {data}; }}
+    server {{ listen 127.0.0.1:{tls_slow} ssl; root {data}; limit_rate {rate}; }}
+    server {{ listen 127.0.0.1:{tls_h2} ssl http2; root {data}; }}
 }}
 """
 
+PORTS = {
+    ("http", False, False): 18180,
+    ("http", True, False): 18181,
+    ("https", False, False): 18443,
+    ("https", True, False): 18444,
+    ("https", False, True): 18445,
+}
+"""(scheme, throttled, HTTP/2) -> the nginx port that serves it."""
 
-def start_nginx(root: Path, data: Path, fast: int, slow: int, rate: str) -> subprocess.Popen[bytes]:
+
+def make_certificate(root: Path) -> tuple[Path, Path]:
+    """A test authority and a certificate for 127.0.0.1 it signed (trustme, from the venv)."""
+    import trustme
+
+    authority = trustme.CA()
+    ca, cert = root / "ca.pem", root / "server.pem"
+    authority.cert_pem.write_to_path(str(ca))
+    authority.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(cert))
+    return ca, cert
+
+
+def start_nginx(root: Path, data: Path, cert: Path, rate: str) -> subprocess.Popen[bytes]:
     conf = root / "nginx.conf"
     conf.write_text(
         NGINX_CONF.format(
-            workers=os.cpu_count() or 2, root=root, data=data, fast=fast, slow=slow, rate=rate
+            workers=os.cpu_count() or 2,
+            root=root,
+            data=data,
+            cert=cert,
+            rate=rate,
+            fast=PORTS["http", False, False],
+            slow=PORTS["http", True, False],
+            tls_fast=PORTS["https", False, False],
+            tls_slow=PORTS["https", True, False],
+            tls_h2=PORTS["https", False, True],
         )
     )
+    fast = PORTS["http", False, False]
     process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(root), "-g", "daemon off;"])
     deadline = time.monotonic() + 10
     while True:
@@ -166,7 +207,7 @@ def url_list(out_root: Path, urls: list[str]) -> Path:
     return listing
 
 
-def commands(out_root: Path) -> dict[str, Command]:
+def commands(out_root: Path, ca: Path) -> dict[str, Command]:
     def python_peer(script: str, option: str, value: int, urls: list[str], out: Path) -> list[str]:
         """fetchq and the Python peers: a script in bench/ with --dest, one option and -i."""
         listing = str(url_list(out_root, urls))
@@ -180,7 +221,7 @@ def commands(out_root: Path) -> dict[str, Command]:
         config.write_text(
             "".join(f'url = "{u}"\noutput = "{out}/{u.rsplit("/", 1)[-1]}"\n' for u in urls)
         )
-        base = ["curl", "-s", "-S", "--fail", "--no-progress-meter"]
+        base = ["curl", "-s", "-S", "--fail", "--no-progress-meter", "--cacert", str(ca)]
         if len(urls) > 1:
             base += ["--parallel", "--parallel-max", str(s.parallel)]
         return [*base, "-K", str(config)]
@@ -192,6 +233,7 @@ def commands(out_root: Path) -> dict[str, Command]:
             "--no-robots",
             "--max-threads",
             str(s.parallel),
+            f"--ca-certificate={ca}",
             "-P",
             str(out),
             "-i",
@@ -210,6 +252,7 @@ def commands(out_root: Path) -> dict[str, Command]:
             "--allow-overwrite=true",
             "--auto-file-renaming=false",
             "--summary-interval=0",
+            f"--ca-certificate={ca}",
             "-d",
             str(out),
             "-i",
@@ -238,10 +281,10 @@ def commands(out_root: Path) -> dict[str, Command]:
 
 
 def physical_limits(
-    s: Scenario, data: Path, out_root: Path, fast_url: str, digests: dict[str, str]
+    s: Scenario, data: Path, out_root: Path, fast_url: str, digests: dict[str, str], ca: Path
 ) -> dict[str, float]:
     """Copying the same bytes from the page cache, and curl into /dev/null; for many small
-    files, the Python floor (see python_floor.py) with and without fetchq's start-up."""
+    files, the pycurl floor (see pycurl_floor.py) with and without fetchq's start-up."""
     limits: dict[str, float] = {}
     out = Path(tempfile.mkdtemp(prefix=f"limit-{s.key}-", dir=out_root))
     sources = [str(data / name) for name in s.files]
@@ -255,7 +298,8 @@ def physical_limits(
     if len(s.files) == 1:
         url = f"{fast_url}/{s.files[0]}"
         limits["curl -o /dev/null"] = min(
-            run_measured(["curl", "-s", "-o", "/dev/null", url], out_root).wall for _ in range(3)
+            run_measured(["curl", "-s", "-o", "/dev/null", "--cacert", str(ca), url], out_root).wall
+            for _ in range(3)
         )
     if len(s.files) > 100 and not s.throttled:
         listing = str(url_list(out_root, [f"{fast_url}/{name}" for name in s.files]))
@@ -264,11 +308,11 @@ def physical_limits(
             walls = []
             for _ in range(3):
                 out = Path(tempfile.mkdtemp(prefix=f"floor-{s.key}-", dir=out_root))
-                floor = [PYTHON, str(HERE / "python_floor.py"), *extra, "--dest", str(out)]
+                floor = [PYTHON, str(HERE / "pycurl_floor.py"), *extra, "--dest", str(out)]
                 walls.append(run_measured([*floor, "-i", listing], out_root).wall)
                 verify(out, s.files, digests)
                 floors.append(out)
-            limits[f"Python floor, one pipelined connection{label}"] = min(walls)
+            limits[f"pycurl floor, CurlMulti 8 at once{label}"] = min(walls)
         for out in floors:
             shutil.rmtree(out, ignore_errors=True)
     return limits
@@ -327,7 +371,11 @@ def main() -> int:
     # (C) first: on the benchmark VM, creating files in a folder area that has just taken and
     # freed gigabytes was 5-6x slower for every tool (curl 0.96 s against 0.15 s for the 2000
     # files), so after (A) and (B) the scenario measured the disk's state, not the tools.
-    parser.add_argument("--scenarios", default="CABDE", help="which, in this order")
+    parser.add_argument(
+        "--scenarios",
+        default="C,Cs,Ch2,A,As,B,Bs,D,Ds,E,Es",
+        help="comma-separated, in this order (s: over https; h2: over HTTP/2)",
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--slow-runs", type=int, default=3, help="runs of the single-connection tools in D"
@@ -341,25 +389,37 @@ def main() -> int:
 
     small = tuple(f"s{i:04d}.bin" for i in range(2000))
     medium = tuple(f"m{i}.bin" for i in range(8))
-    scenarios = [
+    plain = [
         Scenario("A", "one 1 GiB file, unthrottled", ("big.bin",), False, 1),
         Scenario("B", "8 x 128 MiB, unthrottled, 8 at once", medium, False, 8),
         Scenario("C", "2000 x 16 KiB, 8 at once", small, False, 8),
         Scenario("D", f"one 1 GiB file, {args.rate}B/s per connection", ("big.bin",), True, 1),
         Scenario("E", f"8 x 128 MiB, {args.rate}B/s per connection, 8 at once", medium, True, 8),
     ]
+    scenarios = [
+        *plain,
+        *(
+            dataclasses.replace(s, key=s.key + "s", title=s.title + ", https", scheme="https")
+            for s in plain
+        ),
+        Scenario("Ch2", "2000 x 16 KiB, 8 at once, https, HTTP/2", small, False, 8, "https", True),
+    ]
     by_key = {s.key: s for s in scenarios}
-    scenarios = [by_key[key] for key in args.scenarios if key in by_key]  # in the order given
+    wanted = [key.strip() for key in args.scenarios.split(",") if key.strip()]
+    scenarios = [by_key[key] for key in wanted if key in by_key]  # in the order given
     data = args.work / "data"
     print(f"generating data in {data} ...", flush=True)
     digests = make_data(data, len(small))
+    ca, cert = make_certificate(args.work)
+    # Every client trusts the bench's authority: curl, wget2 and aria2c by option, the Python
+    # ones through the environment (requests, aiohttp's ssl, fetchq and the floor read it).
+    os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(ca)
     byte_compile_fetchq()
     out_root = args.out or args.work / "out"
     shutil.rmtree(out_root, ignore_errors=True)
     out_root.mkdir(parents=True)
-    fast, slow = 18180, 18181
-    nginx = start_nginx(args.work, data, fast, slow, args.rate)
-    tools = commands(out_root)
+    nginx = start_nginx(args.work, data, cert, args.rate)
+    tools = commands(out_root, ca)
     if args.tools:
         tools = {k: v for k, v in tools.items() if k in args.tools.split(",")}
     report = [
@@ -368,7 +428,9 @@ def main() -> int:
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}. nginx serves from the page cache on "
-        f"127.0.0.1; downloads are written to `{out_root}`. Throttled scenarios use "
+        f"127.0.0.1 over http and https (TLS 1.3, a certificate every client trusts; "
+        "HTTP/1.1 unless the scenario says HTTP/2); downloads are written to "
+        f"`{out_root}`. Throttled scenarios use "
         f"`limit_rate {args.rate}` per connection. Median "
         f"of {args.runs} runs after a warm-up (D: {args.slow_runs} for single-connection tools); "
         "every output verified by sha256 before its time counts. Wall time is the whole "
@@ -379,7 +441,7 @@ def main() -> int:
     try:
         for s in scenarios:
             size = sum((data / name).stat().st_size for name in s.files)
-            base = f"http://127.0.0.1:{slow if s.throttled else fast}"
+            base = f"{s.scheme}://127.0.0.1:{PORTS[s.scheme, s.throttled, s.http2]}"
             urls = [f"{base}/{name}" for name in s.files]
             results = {name: Result(name) for name in tools}
             print(f"\n({s.key}) {s.title}", flush=True)
@@ -388,7 +450,7 @@ def main() -> int:
                 order = list(tools) if round_number % 2 == 0 else list(reversed(tools))
                 for name in order:
                     single = name in ("curl", "wget2", "requests", "parfive")
-                    if s.key == "D" and single and round_number > args.slow_runs:
+                    if s.key.startswith("D") and single and round_number > args.slow_runs:
                         continue
                     run_number += 1
                     out = out_root / f"{s.key}-{name}-{round_number}-{run_number}"
@@ -417,7 +479,8 @@ def main() -> int:
             # scenario: deleted between rounds, they slowed the next round's first two runs by
             # about 1 s (fetchq 2.0 and 2.5 s against 1.0-1.3 s, curl 1.0 and 1.2 s against
             # 0.15 s), so whichever tools the alternating order put first paid for it.
-            limits = physical_limits(s, data, out_root, f"http://127.0.0.1:{fast}", digests)
+            fast_url = f"{s.scheme}://127.0.0.1:{PORTS[s.scheme, False, s.http2]}"
+            limits = physical_limits(s, data, out_root, fast_url, digests, ca)
             for folder in kept:
                 shutil.rmtree(folder, ignore_errors=True)
             text = table(s, results, limits, size)

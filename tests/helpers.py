@@ -97,3 +97,6 @@ class Collect:
     def on_data(self, data: bytes) -> Optional[bool]:
         self.body += data
         return None
+
+    def on_idle(self) -> None:
+        return None

@@ -41,6 +41,8 @@ _DRAIN_AT_MOST = 64 * 1024
 """A body nobody wants (a redirect's) is read to its end up to this size, keeping the
 connection; a longer one closes it."""
 _FTP_SCHEMES = frozenset({"ftp", "ftps"})
+_IDLE_AFTER = 0.1
+"""Seconds without a byte before the receiver is told it may write out what it holds."""
 
 # libcurl's codes, mapped once to what happened. Anything else is Failure.OTHER.
 _CURL_FAILURES: dict[int, Failure] = {
@@ -215,6 +217,7 @@ class _Exchange:
         "_fields",
         "_ftp_head",
         "_head",
+        "_idle_told",
         "_last_byte",
         "_reading",
         "_receiver",
@@ -252,6 +255,7 @@ class _Exchange:
         self._downloaded = 0
         self._last_byte = time.monotonic()
         self._stalled = False
+        self._idle_told = False
         self._ftp_head: Optional[ResponseHead] = None
         self.error: Optional[BaseException] = None
         self.blocked: Optional[str] = None
@@ -433,9 +437,17 @@ class _Exchange:
         if downloaded != self._downloaded:
             self._downloaded = downloaded
             self._last_byte = now
+            self._idle_told = False
         elif now - self._last_byte > self._transport.timeouts.read:
             self._stalled = True
             return 1
+        elif not self._idle_told and now - self._last_byte >= _IDLE_AFTER and self._reading:
+            self._idle_told = True
+            try:
+                self._receiver.on_idle()
+            except BaseException as exc:  # re-raised by run()
+                self.error = exc
+                return 1
         return 0
 
 

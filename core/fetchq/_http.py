@@ -149,9 +149,13 @@ class _Hop:
             return False
         wanted = self._receiver.on_head(head)
         self.on_data = self._receiver.on_data  # type: ignore[method-assign]
+        self.on_idle = self._receiver.on_idle  # type: ignore[method-assign]
         return wanted
 
     def on_data(self, data: bytes) -> Optional[bool]:
+        return None
+
+    def on_idle(self) -> None:
         return None
 
 

@@ -45,6 +45,9 @@ class _HeadOnly:
     def on_data(self, data: bytes) -> Optional[bool]:
         return False
 
+    def on_idle(self) -> None:
+        return None
+
 
 def probe(
     client: HttpClient, url: str, token: Optional[str], signal: Optional[AbortSignal] = None

@@ -127,11 +127,15 @@ class _Running:
     def set_target(self, path: Path, total: Optional[int], content_type: Optional[str]) -> None:
         self.service._set_target(self.job, path, total, content_type)
 
-    def progress(self, done: int, total: Optional[int]) -> None:
+    def count(self, done: int, total: Optional[int]) -> None:
         job = self.job
         job.bytes = done
         if total:
             job.total_bytes = total
+
+    def progress(self, done: int, total: Optional[int]) -> None:
+        self.count(done, total)
+        job = self.job
         now = time.monotonic()
         if self.throttle.due(now, done, total or 0):
             self.throttle.mark(now, done)

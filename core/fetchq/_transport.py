@@ -91,6 +91,10 @@ class Receiver(Protocol):
     def on_data(self, data: bytes) -> Optional[bool]:
         """A chunk of the body; False when no more is wanted (the connection is closed)."""
 
+    def on_idle(self) -> None:
+        """No byte came for a moment (called about once a second while that lasts): a good
+        time to write out what is held back."""
+
 
 class Transport(Protocol):
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:

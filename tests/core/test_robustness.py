@@ -38,7 +38,7 @@ def test_pause_takes_effect_at_once_even_while_a_read_is_blocked(
     data = payload(400_000)
     url = server.add("/stall.bin", data, stall_after=stall_at, stall_seconds=30)
     queue = make_queue()
-    job = queue.download(url, downloads / "stall.bin")
+    job = queue.download(url, downloads / "stall.bin", max_connections=1)
     wait_until(lambda: job.running and server.requests_for("/stall.bin"))
     if stall_at:
         wait_until(lambda: job.bytes >= stall_at)
@@ -56,7 +56,9 @@ def test_stop_returns_promptly_with_running_jobs_paused(
 ) -> None:
     url = server.add("/stuck.bin", payload(300_000), stall_after=50_000, stall_seconds=60)
     queue = make_queue(max_parallel_dl=4)
-    jobs = [queue.download(url, downloads / f"{i}.bin") for i in range(4)]
+    # One connection each: a stalled download would otherwise get a second one (split by
+    # time), whose bytes would land further into the part file.
+    jobs = [queue.download(url, downloads / f"{i}.bin", max_connections=1) for i in range(4)]
     wait_until(lambda: all(j.bytes >= 50_000 for j in jobs))
     started = time.monotonic()
     queue.stop()
