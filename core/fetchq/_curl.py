@@ -129,7 +129,6 @@ class CurlTransport:
             self._share.setopt(pycurl.SH_SHARE, data)
         self._idle: list[pycurl.Curl] = []
         self._lock = threading.Lock()
-        self._closed = False
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
         curl = self._acquire()
@@ -214,18 +213,17 @@ class _Exchange:
         "_complete",
         "_curl",
         "_downloaded",
-        "_fields",
         "_ftp_head",
         "_head",
         "_idle_told",
         "_last_byte",
+        "_lines",
         "_reading",
         "_receiver",
         "_request",
         "_signal",
         "_socket_key",
         "_stalled",
-        "_status_line",
         "_stopped",
         "_transport",
         "blocked",
@@ -245,8 +243,7 @@ class _Exchange:
         self._request = request
         self._receiver = receiver
         self._signal = signal
-        self._fields: list[tuple[str, str]] = []
-        self._status_line = ""
+        self._lines: list[bytes] = []
         self._head: Optional[ResponseHead] = None
         self._reading = True
         self._stopped = False
@@ -269,11 +266,13 @@ class _Exchange:
                 return self._result()
             curl.reset()
         self._transport.configure(curl, self._request)
-        curl.setopt(pycurl.HEADERFUNCTION, self._header_line)
+        # Header lines are kept by a C method, not a Python call each; the head is read once,
+        # when the body begins (or the response ends without one).
+        curl.setopt(pycurl.HEADERFUNCTION, _discard if self._ftp_head else self._lines.append)
         curl.setopt(pycurl.WRITEFUNCTION, self._write)
         self._perform()
-        if self._head is None and self._ftp_head is not None and self._complete:
-            self._deliver(self._ftp_head)  # an empty file: no chunk ever came
+        if self._head is None and self._complete and self.error is None:
+            self._deliver_head()  # a response with no body, or an empty FTP file
         return self._result()
 
     def _perform(self) -> None:
@@ -367,32 +366,12 @@ class _Exchange:
             return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
         return pycurl.PREREQFUNC_OK  # type: ignore[no-any-return]
 
-    def _header_line(self, line: bytes) -> Optional[int]:
-        if self._ftp_head is not None:
-            return None  # the FTP server's replies: the head was made before the transfer
-        text = line.decode("latin-1")
-        if text.startswith("HTTP/"):
-            # libcurl has parsed and checked the status line; fetchq only reads its parts
-            # (pycurl allows no getinfo() inside a callback).
-            self._status_line = text.rstrip("\r\n")
-            self._fields = []
-        elif text in ("\r\n", "\n"):
-            _version, _, rest = self._status_line.partition(" ")
-            code, _, reason = rest.partition(" ")
-            status = int(code) if code.isascii() and code.isdigit() else 0
-            if 100 <= status < 200:
-                self._fields = []  # an interim answer: the real one follows
-                return None
-            head = ResponseHead(status, reason.strip(), Headers(self._fields), self._request.url)
-            return self._deliver(head)
-        elif text[:1] in (" ", "\t") and self._fields:
-            name, value = self._fields[-1]  # obs-fold: a continuation of the last field
-            self._fields[-1] = (name, f"{value} {text.strip()}")
-        else:
-            name, colon, value = text.partition(":")
-            if colon:
-                self._fields.append((name.strip(), value.strip()))
-        return None
+    def _deliver_head(self) -> Optional[int]:
+        """Hand the head over: the FTP one made earlier, or the HTTP one read from the lines."""
+        head = self._ftp_head or parse_head(self._lines, self._request.url)
+        if head is None:
+            return None
+        return self._deliver(head)
 
     def _deliver(self, head: ResponseHead) -> Optional[int]:
         self._head = head
@@ -407,9 +386,7 @@ class _Exchange:
         return None
 
     def _write(self, data: bytes) -> Optional[int]:
-        if self._head is None and (
-            self._ftp_head is None or self._deliver(self._ftp_head) is not None
-        ):
+        if self._head is None and self._deliver_head() is not None:
             return 0
         if not self._reading:
             return None  # a short body nobody wants: read it, keep the connection
@@ -449,6 +426,43 @@ class _Exchange:
                 self.error = exc
                 return 1
         return 0
+
+
+def parse_head(lines: list[bytes], url: Url) -> Optional[ResponseHead]:
+    """The final response's head from the header lines libcurl passed on (interim 1xx
+    answers included, and parsed by libcurl already: this only splits them). Folded lines
+    (obs-fold) continue the field before them."""
+    start = None
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith(b"HTTP/"):
+            status = _status_of(lines[index])
+            if status >= 200 or status == 0:
+                start = index
+                break
+    if start is None:
+        return None
+    status_line = lines[start].decode("latin-1").rstrip("\r\n")
+    _version, _, rest = status_line.partition(" ")
+    _code, _, reason = rest.partition(" ")
+    fields: list[tuple[str, str]] = []
+    for raw in lines[start + 1 :]:
+        text = raw.decode("latin-1")
+        if text in ("\r\n", "\n"):
+            break
+        if text[:1] in (" ", "\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {text.strip()}")
+            continue
+        name, colon, value = text.partition(":")
+        if colon:
+            fields.append((name.strip(), value.strip()))
+    return ResponseHead(_status_of(lines[start]), reason.strip(), Headers(fields), url)
+
+
+def _status_of(status_line: bytes) -> int:
+    parts = status_line.split(None, 2)
+    code = parts[1] if len(parts) > 1 else b""
+    return int(code) if code.isdigit() and len(code) == 3 else 0
 
 
 def _discard(data: bytes) -> None:

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Optional, cast
 
 from ._abort import AbortSignal
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 USER_AGENT = "fetchq/0.1 (+https://github.com/fetchq/fetchq)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+FIRST_REQUEST_HEADERS: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
+"""The headers of a download's first request when nothing of the file is on disk yet."""
 DEFAULT_MAX_REDIRECTS = 10
 
 

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Optional, Protocol, TypeVar
 
 from ._abort import AbortReason, AbortSignal
@@ -36,7 +35,7 @@ from ._exceptions import (
     TransferError,
     http_error,
 )
-from ._http import HttpClient, origin_of, status_phrase
+from ._http import FIRST_REQUEST_HEADERS, HttpClient, origin_of, status_phrase
 from ._limits import HostSlots, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
@@ -80,8 +79,6 @@ HOLD_AT_MOST = 0.05
 """...or after this many seconds, whichever comes first: a slow download's progress shows."""
 INLINE_TICK_SECONDS = 0.05
 """How often a download on one connection reports its progress (the host throttles further)."""
-FRESH_REQUEST_HEADERS: Mapping[str, str] = MappingProxyType({"Accept-Encoding": "identity"})
-"""The headers of a transfer's first request when nothing of the file is on disk yet."""
 MAX_RESTARTS = 5
 MAX_NUMBERED_NAMES = 10_000
 
@@ -466,8 +463,8 @@ class Transfer:
 
     def _request_headers(self, ranged: bool) -> Mapping[str, str]:
         if ranged and self._state.validator:
-            return {**FRESH_REQUEST_HEADERS, "If-Range": self._state.validator}
-        return FRESH_REQUEST_HEADERS
+            return {**FIRST_REQUEST_HEADERS, "If-Range": self._state.validator}
+        return FIRST_REQUEST_HEADERS
 
     # -- the first response -----------------------------------------------------------------
 
