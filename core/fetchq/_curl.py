@@ -24,6 +24,7 @@ from typing import Optional
 import pycurl
 
 from ._abort import AbortSignal
+from ._ahead import Answer, AskAhead
 from ._exceptions import BlockedAddressError
 from ._failures import Failure, network_error
 from ._retry import Timeouts
@@ -129,13 +130,38 @@ class CurlTransport:
             self._share.setopt(pycurl.SH_SHARE, data)
         self._idle: list[pycurl.Curl] = []
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
+        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
+        if ahead is not None:
+            answer = ahead.take(request)
+            if answer is not None:
+                try:
+                    return _replay(answer, receiver)
+                finally:
+                    ahead.done_with(answer)
         curl = self._acquire()
         try:
             return _Exchange(self, curl, request, receiver, signal).run()
         finally:
             self._release(curl)
+
+    def ask_ahead(self, requests: list[Request]) -> None:
+        """Send these requests now, from this thread; its later :meth:`fetch` of one of them
+        replays the answer (:mod:`._ahead`)."""
+        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
+        if ahead is None:
+            timeouts = self.timeouts
+            ahead = self._local.ahead = AskAhead(self.configure, timeouts.connect + timeouts.read)
+        ahead.ask(requests)
+
+    def forget_thread(self) -> None:
+        """The calling thread is done: drop what it asked ahead (in the thread that owns it)."""
+        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
+        if ahead is not None:
+            self._local.ahead = None
+            ahead.close()
 
     def close(self) -> None:
         """Close every idle handle and, with the last of them, the shared connections."""
@@ -426,6 +452,14 @@ class _Exchange:
                 self.error = exc
                 return 1
         return 0
+
+
+def _replay(answer: Answer, receiver: Receiver) -> bool:
+    """Feed an answer asked ahead to ``receiver``, as a live response would have come."""
+    head = parse_head(answer.lines, answer.request.url)
+    if head is None or not receiver.on_head(head):
+        return False
+    return not (answer.body and receiver.on_data(bytes(answer.body)) is False)
 
 
 def parse_head(lines: list[bytes], url: Url) -> Optional[ResponseHead]:

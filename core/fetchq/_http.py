@@ -201,6 +201,29 @@ class HttpClient:
         """Close the connections nobody uses now."""
         self.transport.close()
 
+    def ask_ahead(self, first_requests: Iterable[tuple[str, Optional[str]]]) -> None:
+        """Send the first request of downloads about to start, ``(url, token)`` each, from
+        this thread (:mod:`._ahead`): on fetchq's own connections, with no proxy or guard."""
+        ask = getattr(self.transport, "ask_ahead", None)
+        if ask is None or self.address_policy is not None:
+            return
+        requests = []
+        for url, token in first_requests:
+            try:
+                source = parse_url(url)
+            except UrlError:
+                continue
+            if source.scheme in ("http", "https") and self.proxies.proxy_for(source) is None:
+                requests.append(self._request(source, source, FIRST_REQUEST_HEADERS, token, None))
+        if requests:
+            ask(requests)
+
+    def forget_thread(self) -> None:
+        """The calling thread (a worker that retires) is done with this client."""
+        forget = getattr(self.transport, "forget_thread", None)
+        if forget is not None:
+            forget()
+
     def fetch(
         self,
         url: str,

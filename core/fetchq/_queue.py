@@ -61,6 +61,8 @@ logger = logging.getLogger("fetchq")
 
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
+ASK_AHEAD = 8
+"""How many of the jobs next in line have their first request sent before they start."""
 JOURNAL_COALESCE_SECONDS = 0.02
 
 
@@ -254,6 +256,7 @@ class DownloadQueueService:
         self._sequence = itertools.count()
         self._dequeues = 0
         self._workers: set[threading.Thread] = set()
+        self._asked_ahead: set[int] = set()  # per worker would be exact; one is enough
         self._ramp_watcher: Optional[threading.Thread] = None
         self._ramp_misses = 0
         self._stopped = False
@@ -752,6 +755,38 @@ class DownloadQueueService:
                 return job
         return None
 
+    def _upcoming(self, count: int) -> list[DownloadJob]:
+        """The jobs that will start next, in order (lock held; the heap is left as it was)."""
+        entries: list[_QueueEntry] = []
+        jobs: list[DownloadJob] = []
+        while self._heap and len(jobs) < count:
+            entry = heapq.heappop(self._heap)
+            job = self._waiting_job(entry)
+            if job is not None:  # a stale entry is dropped, as popping it would
+                entries.append(entry)
+                jobs.append(job)
+        for entry in entries:
+            heapq.heappush(self._heap, entry)
+        return jobs
+
+    def _ask_ahead(self, jobs: list[DownloadJob]) -> None:
+        """Let this worker send the first request of the jobs next in line (:mod:`._ahead`).
+
+        Only downloads into a folder: their first request is known (the whole file, no resume
+        state yet). If a job is cancelled, moved back or taken by another worker meanwhile,
+        its answer is dropped unused.
+        """
+        asked = self._asked_ahead
+        wanted = [
+            (str(job.source), self._token(str(job.source), job.access_token))
+            for job in jobs
+            if job.download_path is None and job.id not in asked
+        ]
+        asked.clear()  # only the jobs next in line matter: the set stays small
+        asked.update(job.id for job in jobs)
+        if wanted:
+            self._client.ask_ahead(wanted)
+
     def _waiting_job(self, entry: _QueueEntry) -> Optional[DownloadJob]:
         """The job of a heap entry that is still current: waiting, and queued by this entry
         (a job requeued or removed since leaves stale entries behind)."""
@@ -802,6 +837,12 @@ class DownloadQueueService:
             worker.start()
 
     def _work(self) -> None:
+        try:
+            self._work_until_retired()
+        finally:
+            self._client.forget_thread()
+
+    def _work_until_retired(self) -> None:
         me = threading.current_thread()
         while True:
             with self._lock:
@@ -827,6 +868,8 @@ class DownloadQueueService:
                 if self._stop_watching(me):
                     self._ramp_misses = 0
                 running = self._start_job(job)
+                upcoming = self._upcoming(ASK_AHEAD)
+            self._ask_ahead(upcoming)
             self._deliver(job)
             self._run(job, running)
 
