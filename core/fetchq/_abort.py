@@ -69,6 +69,14 @@ class AbortSignal:
         return self._event.wait(max(0.0, seconds))
 
 
+class TransferAborted(Exception):
+    """The transfer stopped because cancel, pause or stop asked it to."""
+
+    def __init__(self, reason: AbortReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
 def _quietly(close: Closer) -> None:
     with suppress(OSError):
         close()

@@ -18,7 +18,6 @@ import sys
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Optional, cast
 
@@ -72,14 +71,6 @@ def token_for(url: str, rules: Iterable[TokenRule]) -> Optional[str]:
 def origin_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL, as the transport will connect to it."""
     return parse_url(url).origin
-
-
-def status_phrase(status: int) -> str:
-    """The standard reason phrase, for servers (and HTTP/2) that send none."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"HTTP {status}"
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,15 @@ from typing import Optional
 
 from ._abort import AbortSignal
 from ._exceptions import ResponseError, http_error
-from ._http import HttpClient, status_phrase
+from ._http import HttpClient
 from ._naming import choose_filename
-from ._response import ContentRange, accepts_ranges, content_length, parse_content_range
+from ._response import (
+    ContentRange,
+    accepts_ranges,
+    content_length,
+    parse_content_range,
+    status_phrase,
+)
 from ._transport import ResponseHead
 
 PROBE_HEADERS = {"Accept-Encoding": "identity"}

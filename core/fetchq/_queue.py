@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
 
 from pydantic import ValidationError
 
-from ._abort import AbortReason, AbortSignal
+from ._abort import AbortReason, AbortSignal, TransferAborted
 from ._events import ProgressThrottle, call_safely, make_event, publish
 from ._exceptions import (
     DownloadJobCancelledException,
@@ -51,7 +51,7 @@ from ._probe import ProbeResult, probe
 from ._ramp import start_delay, watch_delay
 from ._retry import RetryPolicy, Timeouts
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
-from ._transfer import Transfer, TransferAborted, TransferRequest, TransferSettings
+from ._transfer import Transfer, TransferRequest, TransferSettings
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
 
 if TYPE_CHECKING:

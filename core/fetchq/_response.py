@@ -8,10 +8,13 @@ Numbers in headers are read with an ASCII-digit grammar and a bound (``int()`` a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
+from http import HTTPStatus
 from typing import Optional, Union
 
-from ._exceptions import ResponseError
+from ._exceptions import ResponseError, http_error
 from ._transport import ByteRange, ResponseHead
 
 MAX_DIGITS = 18
@@ -93,3 +96,128 @@ def range_header(byte_range: ByteRange) -> str:
 def same_validators(head: ResponseHead, etag: Optional[str], last_modified: Optional[str]) -> bool:
     """Whether a response carries the validators recorded for the partial file."""
     return head.header("etag") == etag and head.header("last-modified") == last_modified
+
+
+def closed_after(done: int, total: Optional[int]) -> str:
+    """Why a body that ended early is retried."""
+    return f"the connection closed after {done} of {total} bytes"
+
+
+class FileChanged(Exception):
+    """The server's file is not the one the part file holds: start again from its first byte."""
+
+
+@dataclass(frozen=True)
+class Body:
+    """Where a response's body goes in the file, and what the response said about the file."""
+
+    start: int
+    end: Optional[int]
+    """Exclusive; None: to the end of the body."""
+    total: Optional[int]
+    """The file's size, when known."""
+    fresh: bool
+    """The body is the file from its first byte (a 200): what is on disk does not count."""
+    accepts_ranges: bool
+
+
+def read_first_answer(
+    head: ResponseHead, wanted: Optional[ByteRange], known_total: Optional[int]
+) -> Body:
+    """What the first response of an attempt (not a 416, not a redirect) means for the file.
+
+    ``wanted``: the range asked for, if any; ``known_total``: the size recorded for the part
+    file. Raises :class:`ResponseError` for an answer that contradicts the request (worth
+    another attempt), :class:`FileChanged`, or ``HTTPError`` for a status we cannot use.
+    """
+    status = head.status
+    if status in (200, 203):
+        length = content_length(head)
+        return Body(0, length, length, True, accepts_ranges(head))
+    if status == 206:
+        if wanted is None:
+            raise ResponseError("206 Partial Content to a request without Range")
+        raw = head.header("content-range") or ""
+        content_range = parse_content_range(raw)
+        if not isinstance(content_range, ContentRange) or content_range.start != wanted[0]:
+            raise ResponseError(
+                f"Content-Range {raw[:80]!r} does not match the requested bytes {wanted[0]}-"
+            )
+        if known_total is not None and content_range.total not in (None, known_total):
+            raise FileChanged()
+        total = content_range.total if content_range.total is not None else known_total
+        return Body(content_range.start, content_range.end, total, False, True)
+    if status >= 300:
+        raise status_error(head)
+    raise ResponseError(f"unexpected HTTP status {status} {head.reason}")
+
+
+def status_phrase(status: int) -> str:
+    """The standard reason phrase, for servers (and HTTP/2) that send none."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def status_error(head: ResponseHead) -> Exception:
+    """The ``HTTPError`` for a status we cannot use, with the reason as the server sent it."""
+    return http_error(head.reason or status_phrase(head.status), head.status)
+
+
+class SegmentAnswer(Enum):
+    RANGE = "range"
+    """The range asked for: read on."""
+    CHANGED = "changed"
+    """A whole file whose validators differ: it changed on the server (If-Range failed)."""
+    IGNORED = "ignored"
+    """A whole file, the same one: the server ignores ranges."""
+
+
+def read_segment_answer(
+    head: ResponseHead,
+    wanted: ByteRange,
+    known_total: Optional[int],
+    validators: tuple[Optional[str], Optional[str]],
+) -> tuple[SegmentAnswer, int]:
+    """What the answer to a segment's Range request means, and (for RANGE) where its body ends.
+
+    ``validators`` are the ETag and Last-Modified recorded for the part file. Raises like
+    :func:`read_first_answer` for anything else.
+    """
+    status = head.status
+    if status == 206:
+        content_range = parse_content_range(head.header("content-range"))
+        if isinstance(content_range, ContentRange) and matches_range(
+            content_range, wanted, known_total
+        ):
+            return SegmentAnswer.RANGE, content_range.end
+        raise ResponseError("a range response does not match its request")
+    if status in (200, 203):
+        etag, last_modified = validators
+        if (etag or last_modified) and not same_validators(head, etag, last_modified):
+            return SegmentAnswer.CHANGED, 0
+        return SegmentAnswer.IGNORED, 0
+    raise status_error(head)
+
+
+class NotSatisfiable(Enum):
+    COMPLETE = "complete"
+    """The part file already holds every byte: finish it."""
+    RETRY = "retry"
+    """The server refused a range inside the file: a glitch, worth another attempt."""
+    RESTART = "restart"
+    """The file shrank, or the answer says nothing usable: start again from zero."""
+
+
+def read_416(
+    head: ResponseHead, wanted: Optional[ByteRange], covers: Callable[[int], bool]
+) -> tuple[NotSatisfiable, Optional[int]]:
+    """What a 416 means for a part file; ``covers(total)`` says whether it holds every byte."""
+    total = parse_content_range(head.header("content-range"))
+    if wanted is not None and isinstance(total, int):
+        if covers(total):
+            return NotSatisfiable.COMPLETE, total
+        if wanted[0] < total:
+            return NotSatisfiable.RETRY, total
+    return NotSatisfiable.RESTART, None

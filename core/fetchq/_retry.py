@@ -7,6 +7,26 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Optional
 
+from ._exceptions import NetworkError
+
+
+class Retryable(Exception):
+    """A transient failure of one attempt; the next attempt resumes from what is on disk."""
+
+    def __init__(self, cause: BaseException, retry_after: Optional[float] = None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+def transient(exc: BaseException) -> BaseException:
+    """A failed request as an attempt sees it: network trouble another attempt may fix
+    becomes :class:`Retryable`; everything else stays what it is."""
+    if isinstance(exc, NetworkError) and exc.retryable:
+        return Retryable(exc)
+    return exc
+
+
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses that say "try again later"; every other 4xx or 5xx fails the job at once."""
 

@@ -2,11 +2,11 @@
 
 A transfer runs attempts until the file is complete, a permanent error occurs or it is aborted.
 Each attempt sends one GET (with ``Range``/``If-Range`` when bytes are already on disk). The
-transfer is that request's receiver: when the head arrives it checks it (:mod:`._response`),
-names the file and decides how to take the body: whole in memory (a small file), as a stream (no
-known size), or into a :class:`SegmentPlan` that more connections may join while it runs (see
-:mod:`._supervisor`), each writing its ranges in place. What was written is recorded in the
-sidecar, so any later attempt, process or machine start can go on from there.
+transfer is that request's receiver: when the head arrives it reads what it means
+(:mod:`._response`), names the file and decides how to take the body: whole in memory (a small
+file), as a stream (no known size), or into a :class:`SegmentPlan` that more connections may
+join while it runs (:mod:`._segmented`). What was written is recorded in the sidecar, so any
+later attempt, process or machine start can go on from there.
 """
 
 from __future__ import annotations
@@ -16,41 +16,45 @@ import dataclasses
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol, TypeVar
 
-from ._abort import AbortReason, AbortSignal
+from ._abort import AbortReason, AbortSignal, TransferAborted
 from ._exceptions import (
     ChecksumMismatch,
     DestinationExistsError,
     DestinationInUseError,
     DiskError,
-    NetworkError,
     ResponseError,
     SizeMismatch,
     TransferError,
-    http_error,
 )
-from ._http import FIRST_REQUEST_HEADERS, HttpClient, origin_of, status_phrase
+from ._http import FIRST_REQUEST_HEADERS, HttpClient, origin_of
 from ._limits import HostSlots, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
-    ContentRange,
-    accepts_ranges,
-    content_length,
-    matches_range,
-    parse_content_range,
-    same_validators,
+    Body,
+    FileChanged,
+    NotSatisfiable,
+    closed_after,
+    read_416,
+    read_first_answer,
 )
-from ._retry import RetryPolicy, Timeouts, is_retryable_status, parse_retry_after
+from ._retry import (
+    Retryable,
+    RetryPolicy,
+    Timeouts,
+    is_retryable_status,
+    parse_retry_after,
+    transient,
+)
+from ._segmented import HOLD_AT_MOST, WRITE_SIZE, Connections, Setup
 from ._segments import (
     ByteRanges,
     PartState,
-    Segment,
     SegmentPlan,
     load_part_state,
     part_path,
@@ -66,17 +70,12 @@ from ._storage import (
     promote,
     same_file_contents,
 )
-from ._supervisor import Supervisor
-from ._transport import ByteRange, ResponseHead
+from ._transport import ByteRange, Receiver, ResponseHead
 
 logger = logging.getLogger("fetchq")
 
 MiB = 1 << 20
 KiB = 1 << 10
-WRITE_SIZE = 256 * KiB
-"""Bytes gathered before one positional write into the part file..."""
-HOLD_AT_MOST = 0.05
-"""...or after this many seconds, whichever comes first: a slow download's progress shows."""
 INLINE_TICK_SECONDS = 0.05
 """How often a download on one connection reports its progress (the host throttles further)."""
 MAX_RESTARTS = 5
@@ -90,7 +89,7 @@ class TransferSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     min_split: int = 1 * MiB
-    """A range is never split into pieces smaller than this on a fast connection."""
+    """A range is never split into pieces smaller than this on a fast connection..."""
     min_split_slow: int = 64 * KiB
     """...nor smaller than this on a slow one (pieces that take a second each at its speed)."""
     buffer_size: int = 256 * KiB
@@ -154,38 +153,8 @@ class TransferHost(Protocol):
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
 
-class TransferAborted(Exception):
-    """The transfer stopped because cancel, pause or stop asked it to."""
-
-    def __init__(self, reason: AbortReason) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
-
-
-class _Retryable(Exception):
-    """A transient failure; the next attempt resumes from what is on disk."""
-
-    def __init__(self, cause: BaseException, retry_after: Optional[float] = None) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.retry_after = retry_after
-
-
 class _Restart(Exception):
     """Start the next attempt at once: the name is now known, or the file changed on the server."""
-
-
-def _transient(exc: BaseException) -> BaseException:
-    """A failed request as the attempt loop sees it: network trouble that another attempt may
-    fix becomes :class:`_Retryable`; everything else stays what it is."""
-    if isinstance(exc, NetworkError) and exc.retryable:
-        return _Retryable(exc)
-    return exc
-
-
-def _closed_after(done: int, total: Optional[int]) -> str:
-    """Why a body that ended early is retried."""
-    return f"the connection closed after {done} of {total} bytes"
 
 
 _T = TypeVar("_T")
@@ -203,102 +172,20 @@ def _in_folder(download_path: Path, create: Callable[[Path], _T]) -> _T:
         return create(part_path(download_path))
 
 
-class _SegmentWriter:
-    """Writes one connection's body into its segment of the part file, in large writes.
-
-    libcurl hands the body over in chunks of 16 KiB (or less); writing each with its own
-    system call cost 30 % more time than gathering them into writes of ``WRITE_SIZE``. Bytes
-    count in the plan (and so in the sidecar) once written, never before. Writes stop at the
-    segment's end, which another connection may move down by taking the upper half (work
-    stealing), or up into a free range that follows (the stream goes on).
-    """
-
-    __slots__ = ("_flush_by", "_halt", "_pending", "_transfer", "segment")
-
-    def __init__(self, transfer: Transfer, segment: Segment, halt: threading.Event) -> None:
-        self._transfer = transfer
-        self.segment = segment
-        self._halt = halt
-        self._pending = bytearray()
-        self._flush_by = 0.0
-
-    def on_data(self, data: bytes) -> Optional[bool]:
-        pending = self._pending
-        now = time.monotonic()
-        if not pending:
-            self._flush_by = now + HOLD_AT_MOST
-        pending += data
-        transfer = self._transfer
-        transfer.host.limiter.consume(len(data), transfer.signal)
-        segment = self.segment
-        full = (
-            len(pending) >= WRITE_SIZE
-            or segment.position + len(pending) >= segment.end
-            or now >= self._flush_by
-        )
-        if full and not self.flush():
-            return False
-        if transfer._stop_connections.is_set() or self._halt.is_set():
-            return False
-        if transfer._supervisor is None and now >= transfer._next_tick:
-            transfer._tick(now)
-        return None
-
-    def held(self) -> int:
-        """Bytes received and not written yet."""
-        return len(self._pending)
-
-    def on_idle(self) -> None:
-        if self._pending and not self.flush():
-            self._halt.set()  # the segment is done: the next chunk ends this connection
-        if self._transfer._supervisor is None:
-            self._transfer._tick(time.monotonic())
-
-    def flush(self) -> bool:
-        """Write what is pending; False when the segment is done (the rest is not ours)."""
-        plan, part = self._transfer._plan, self._transfer._part
-        assert plan is not None
-        assert part is not None
-        segment, pending = self.segment, self._pending
-        written = 0
-        try:
-            with memoryview(pending) as view:
-                while written < len(view):
-                    room = segment.end - segment.position
-                    if room <= 0:
-                        if not plan.advance(segment, 0):
-                            return False
-                        continue
-                    with view[written : written + room] as piece:
-                        part.write_at(piece, segment.position)
-                        count = len(piece)
-                    written += count
-                    if not plan.advance(segment, count):
-                        return False
-            return True
-        finally:
-            pending.clear()
-
-    def flush_quietly(self) -> None:
-        """After a failed read: keep what arrived, unless the disk is what failed."""
-        with contextlib.suppress(TransferError, OSError):
-            self.flush()
-
-
-class _Segments(_SegmentWriter):
-    """Receives the response to one segment's Range request, into the part file."""
-
-    __slots__ = ()
-
-    def on_head(self, head: ResponseHead) -> bool:
-        return self._transfer.check_segment_head(head, self.segment)
+def _status_failure(exc: TransferError, head: ResponseHead) -> BaseException:
+    """An HTTP status we cannot use, as an attempt sees it: retried (408, 429, 5xx) or final."""
+    status = getattr(exc, "status_code", 0)
+    if is_retryable_status(status):
+        return Retryable(exc, parse_retry_after(head.header("retry-after")))
+    return exc
 
 
 class Transfer:
     """Downloads one job's file; :meth:`run` returns when it is complete or raises why not.
 
-    The transfer is the receiver of each attempt's first response (:meth:`on_head`,
-    :meth:`on_data`); segment requests have receivers of their own (:class:`_Segments`).
+    The transfer is the receiver of each attempt's first response (:meth:`on_head`, then the
+    ``on_data`` that the head chose); the ranges other connections fetch have receivers of
+    their own (:mod:`._segmented`).
     """
 
     def __init__(
@@ -329,26 +216,17 @@ class Transfer:
         self._restarts = 0
         self._next_save = 0.0
         self._next_tick = 0.0
-        self._stop_connections = threading.Event()
-        self._connection_errors: list[BaseException] = []
-        self._errors_lock = threading.Lock()
-        self._changed_on_server = False
         self._ranges_refused = False  # learnt once, kept for every later attempt
         # Per attempt: what the first response's head decided.
         self._wanted: Optional[ByteRange] = None
         self._after_body: Optional[Callable[[], TransferOutcome]] = None
         self._memory = bytearray()
         self._expected = 0
-        self._stream_end: Optional[int] = None
-        self._first_segment: Optional[Segment] = None
-        self._first_writer: Optional[_SegmentWriter] = None
+        self._connections: Optional[Connections] = None
         self._streaming = False
+        self._stream_end: Optional[int] = None
         self._stream_pending = bytearray()
         self._stream_flush_by = 0.0
-        self._supervisor: Optional[Supervisor] = None
-        self._halts: list[threading.Event] = []
-        self._writers: list[_SegmentWriter] = []
-        self._extras = 0  # extra connections running now
 
     # -- the attempt loop -------------------------------------------------------------------
 
@@ -366,7 +244,7 @@ class Transfer:
                         raise ResponseError(
                             "the file kept changing on the server during the download"
                         ) from None
-                except _Retryable as failure:
+                except Retryable as failure:
                     self._raise_if_aborted()
                     self._save_state()
                     failures = 0 if self._bytes_done() > done_before else failures + 1
@@ -430,22 +308,15 @@ class Transfer:
 
     def _begin_attempt(self) -> None:
         """Forget what the last attempt's first response decided."""
-        self._stop_connections.clear()
-        self._connection_errors.clear()
-        self._changed_on_server = False
         self._after_body = None
         self._memory = bytearray()
-        self._first_segment = None
-        self._first_writer = None
+        self._connections = None
         self._streaming = False
         self._stream_pending = bytearray()
-        self._supervisor = None
-        self._halts = []
-        self._writers = []
 
     def _after_first_response(self, failure: Optional[BaseException]) -> TransferOutcome:
-        if self._first_segment is not None:
-            return self._complete_plan(failure)
+        if self._connections is not None:
+            return self._settle(self._connections, failure)
         if self._streaming:  # what arrived is kept, for the next attempt or the resume
             if failure is None:
                 self._flush_stream()
@@ -455,10 +326,10 @@ class Transfer:
         if failure is not None:
             if self._memory:
                 self._keep_partial(memoryview(self._memory))
-            raise _transient(failure)
+            raise transient(failure)
         self._raise_if_aborted()
         if self._after_body is None:
-            raise _Retryable(ResponseError("the server sent no response"))
+            raise Retryable(ResponseError("the server sent no response"))
         return self._after_body()
 
     def _request_headers(self, ranged: bool) -> Mapping[str, str]:
@@ -469,46 +340,23 @@ class Transfer:
     # -- the first response -----------------------------------------------------------------
 
     def on_head(self, head: ResponseHead) -> bool:
-        """Check the first response of an attempt, name the file, and choose how to read it."""
+        """Read the first response of an attempt, name the file, and choose how to read it."""
         self._final_url = head.url.href
-        wanted = self._wanted
-        status = head.status
-        ranged = accepts_ranges(head)
-        if status in (200, 203):
-            if wanted is not None:
-                self._reset_to_zero()  # Range ignored, or If-Range said the file changed
-            body_start = 0
-            body_end = total = self._length_of(head)
-            fresh = True
-        elif status == 206:
-            if wanted is None:
-                raise _Retryable(ResponseError("206 Partial Content to a request without Range"))
-            content_range = parse_content_range(head.header("content-range"))
-            if not isinstance(content_range, ContentRange) or content_range.start != wanted[0]:
-                raise _Retryable(
-                    ResponseError(
-                        f"Content-Range {(head.header('content-range') or '')[:80]!r} does not "
-                        f"match the requested bytes {wanted[0]}-"
-                    )
-                )
-            known = self._state.total
-            if known is not None and content_range.total not in (None, known):
-                self._reset_to_zero()
-                raise _Restart()
-            total = content_range.total if content_range.total is not None else known
-            body_start, body_end = content_range.start, content_range.end
-            ranged = True
-            fresh = False
-        elif status == 416:
+        if head.status == 416:
             self._after_body = self._decide_416(head)
             return False
-        elif status >= 300:
-            error = http_error(head.reason or status_phrase(status), status)
-            if is_retryable_status(status):
-                raise _Retryable(error, parse_retry_after(head.header("retry-after")))
-            raise error
-        else:
-            raise ResponseError(f"unexpected HTTP status {status} {head.reason}")
+        try:
+            body = read_first_answer(head, self._wanted, self._state.total)
+        except FileChanged:
+            self._reset_to_zero()
+            raise _Restart() from None
+        except ResponseError as exc:
+            raise Retryable(exc) from None
+        except TransferError as exc:
+            raise _status_failure(exc, head) from None
+        if body.fresh and self._wanted is not None:
+            self._reset_to_zero()  # Range ignored, or If-Range said the file changed
+        total = body.total
 
         if self.download_path is None:
             target, verdict = self._choose_target(head, total)
@@ -524,7 +372,7 @@ class Transfer:
                 self._after_body = lambda: self._reuse_existing(total)
                 return False
 
-        if fresh:
+        if body.fresh:
             self._state = PartState(
                 source=self.request.source,
                 total=total,
@@ -536,7 +384,7 @@ class Transfer:
         assert self.download_path is not None
         self.host.set_target(self.download_path, total, head.header("content-type"))
         if total is not None:
-            if fresh and total <= self.settings.buffer_size and self._part is None:
+            if body.fresh and total <= self.settings.buffer_size and self._part is None:
                 self._expected = total
                 self.on_data = self._store_in_memory  # type: ignore[method-assign]
                 self._after_body = self._finish_in_memory
@@ -544,14 +392,14 @@ class Transfer:
             check_free_space(self.download_path.parent, total - self._state.done.size())
         self._open_part(total)
         if total is None:
-            self._stream_offset = body_start
-            self._stream_end = body_end
+            self._stream_offset = body.start
+            self._stream_end = body.end
             self._streaming = True
             self.on_data = self._store_stream  # type: ignore[method-assign]
             self.on_idle = self._stream_idle  # type: ignore[method-assign]
             self._after_body = self._finish_stream
             return True
-        self._start_plan(body_start, body_end, total, ranged)
+        self._start_plan(body, total)
         return True
 
     def on_data(self, data: bytes) -> Optional[bool]:
@@ -561,32 +409,25 @@ class Transfer:
     def on_idle(self) -> None:
         """Replaced likewise, where something is held back."""
 
-    def _length_of(self, head: ResponseHead) -> Optional[int]:
-        try:
-            return content_length(head)
-        except ResponseError as exc:
-            raise _Retryable(exc) from None
-
     def _decide_416(self, head: ResponseHead) -> Callable[[], TransferOutcome]:
         """A 416 answers a request for bytes past the end: the part file may be whole already."""
-        total = parse_content_range(head.header("content-range"))
-        wanted = self._wanted
-        if wanted is not None and isinstance(total, int):
-            if self._state.done.covers(total):
-                assert self.download_path is not None
-                self._state = dataclasses.replace(self._state, total=total)
-                path = self.download_path
+        verdict, total = read_416(head, self._wanted, self._state.done.covers)
+        if verdict is NotSatisfiable.COMPLETE:
+            assert self.download_path is not None
+            assert total is not None
+            self._state = dataclasses.replace(self._state, total=total)
+            path, size = self.download_path, total
 
-                def complete() -> TransferOutcome:
-                    self.host.set_target(path, total, None)
-                    self._open_part(total)
-                    return self._finish()
+            def complete() -> TransferOutcome:
+                self.host.set_target(path, size, None)
+                self._open_part(size)
+                return self._finish()
 
-                return complete
-            if wanted[0] < total:
-                raise _Retryable(
-                    ResponseError(f"416 for bytes {wanted[0]}- of a {total}-byte file")
-                )
+            return complete
+        if verdict is NotSatisfiable.RETRY:
+            wanted = self._wanted
+            assert wanted is not None
+            raise Retryable(ResponseError(f"416 for bytes {wanted[0]}- of a {total}-byte file"))
         self._reset_to_zero()  # the file shrank, or the range is meaningless: start over
         raise _Restart()
 
@@ -613,7 +454,7 @@ class Transfer:
         data = memoryview(self._memory)
         if len(data) < total:
             self._keep_partial(data)
-            raise _Retryable(ResponseError(_closed_after(len(data), total)))
+            raise Retryable(ResponseError(closed_after(len(data), total)))
         path = self.download_path
         if self.request.checksum is not None:
             algorithm, expected = self.request.checksum
@@ -669,7 +510,7 @@ class Transfer:
     def _finish_stream(self) -> TransferOutcome:
         offset, end = self._stream_offset, self._stream_end
         if end is not None and offset < end:
-            raise _Retryable(ResponseError(_closed_after(offset, end)))
+            raise Retryable(ResponseError(closed_after(offset, end)))
         self._state = dataclasses.replace(
             self._state, total=offset, done=ByteRanges.of([(0, offset)])
         )
@@ -677,237 +518,73 @@ class Transfer:
 
     # -- planned (and segmented) downloads --------------------------------------------------
 
-    def _start_plan(
-        self, body_start: int, body_end: Optional[int], total: int, accepts_ranges: bool
-    ) -> None:
+    def _start_plan(self, body: Body, total: int) -> None:
         """Take a body of known size as the first segment of a plan of the missing ranges."""
+        assert self._part is not None
         plan = self._plan = SegmentPlan(total, self._state.done, self.settings.min_split)
         segments = plan.split_evenly(1)
         if not segments:
             self._after_body = self._finish
             return
         first = segments[0]
-        if first.start != body_start:
+        if first.start != body.start:
             plan.release(first)
-            raise _Retryable(ResponseError("the response does not start at the first missing byte"))
-        first.stream_end = body_end if body_end is not None else total
-        self._first_segment = first
-        self._first_writer = _SegmentWriter(self, first, threading.Event())
-        self._writers = [self._first_writer]
-        self.on_data = self._first_writer.on_data  # type: ignore[method-assign]
-        self.on_idle = self._first_writer.on_idle  # type: ignore[method-assign]
-        if accepts_ranges and not self._ranges_refused and self.request.max_connections > 1:
+            raise Retryable(ResponseError("the response does not start at the first missing byte"))
+        first.stream_end = body.end if body.end is not None else total
+        splittable = body.accepts_ranges and not self._ranges_refused
+        if splittable and self.request.max_connections > 1:
             self._save_state()  # other connections may write any range from now on
-            self._supervisor = Supervisor(
-                f"fetchq-job{self.request.job_id}-supervisor",
-                add=self._add_connection,
-                halt_extras=self._halt_extras,
+        settings = self.settings
+        connections = self._connections = Connections(
+            Setup(
+                job_id=self.request.job_id,
+                plan=plan,
+                part=self._part,
+                signal=self.signal,
+                limiter=self.host.limiter,
+                host_slots=self.host.host_slots,
+                host_key=self._host_key,
+                max_connections=self.request.max_connections,
+                fetch_range=self._fetch_range,
                 tick=self._tick,
-                bytes_done=self._received,
-                total=total,
-                split_after=self.settings.split_after,
-                split_if_longer_than=self.settings.split_if_longer_than,
-                aborted=lambda: self.signal.aborted or self._stop_connections.is_set(),
-            )
-            self._supervisor.start()
+                known_total=total,
+                validators=(self._state.etag, self._state.last_modified),
+                min_split=settings.min_split,
+                min_split_slow=settings.min_split_slow,
+                split_after=settings.split_after,
+                split_if_longer_than=settings.split_if_longer_than,
+            ),
+            first,
+            splittable,
+        )
+        self.on_data = connections.first.on_data  # type: ignore[method-assign]
+        self.on_idle = connections.first.on_idle  # type: ignore[method-assign]
 
-    def _complete_plan(self, failure: Optional[BaseException]) -> TransferOutcome:
-        """The first response's body has ended: go on claiming work on this connection, wait
-        for the others, and decide whether the file is complete."""
-        plan, first, supervisor = self._plan, self._first_segment, self._supervisor
-        assert plan is not None
-        assert first is not None
-        assert self._first_writer is not None
-        if failure is None:
-            failure = self._flushed(self._first_writer)
-        else:
-            self._first_writer.flush_quietly()
-        if (
-            failure is None
-            and not self.signal.aborted
-            and not self._changed_on_server
-            and not self._stop_connections.is_set()
-            and first.position < min(first.end, first.stream_end)
-        ):
-            failure = _Retryable(ResponseError(self._closed_early(first)))
-        plan.release(first)
-        if failure is None:
-            self._connection(plan.claim(), threading.Event())
-        else:
-            self._record_connection_error(_transient(failure))
-        if supervisor is not None:
-            supervisor.connection_ended()
-            supervisor.join()
+    def _fetch_range(self, byte_range: ByteRange, receiver: Receiver) -> object:
+        return self.client.fetch(
+            self._final_url,
+            self._request_headers(True),
+            self._token_for_final(),
+            receiver,
+            self.signal,
+            byte_range=byte_range,
+        )
+
+    def _settle(
+        self, connections: Connections, failure: Optional[BaseException]
+    ) -> TransferOutcome:
+        connections.settle(failure)
+        self._ranges_refused = self._ranges_refused or connections.ranges_refused
         self._raise_if_aborted()
-        if self._changed_on_server:
+        if connections.changed_on_server:
             self._reset_to_zero()
             raise _Restart()
-        if not plan.is_complete():
-            with self._errors_lock:
-                errors = list(self._connection_errors)
-            for error in errors:
-                if not isinstance(error, _Retryable):
-                    raise error
-            transient = [e for e in errors if isinstance(e, _Retryable)]
-            if transient:
-                raise transient[-1]
-            raise _Retryable(ResponseError("the download stopped before the file was complete"))
         return self._finish()
-
-    def _received(self) -> int:
-        """Bytes that arrived: those written, and those the connections still hold. The
-        supervisor measures speeds with this (written bytes move in steps of a write)."""
-        assert self._plan is not None
-        return self._plan.bytes_done() + sum(writer.held() for writer in list(self._writers))
-
-    def _record_connection_error(self, error: BaseException) -> None:
-        if isinstance(error, TransferAborted):
-            return
-        with self._errors_lock:
-            self._connection_errors.append(error)
-        if not isinstance(error, _Retryable):
-            self._stop_connections.set()
-
-    def _add_connection(self) -> bool:
-        """Start one more connection if it would get work and the host has a slot for it."""
-        assert self._plan is not None
-        if self._supervisor is not None and self._supervisor.single_speed > 0:
-            # Slow connections get smaller pieces: each should still take about a second.
-            self._plan.min_split = max(
-                self.settings.min_split_slow,
-                min(self.settings.min_split, int(self._supervisor.single_speed)),
-            )
-        if (
-            self._extras + 1 < self.request.max_connections
-            and self._plan.worth_claiming()
-            and not self._stop_connections.is_set()
-            and not self.signal.aborted
-            and self.host.host_slots.try_acquire(self._host_key)
-        ):
-            halt = threading.Event()
-            self._halts.append(halt)
-            with self._errors_lock:
-                self._extras += 1
-            number = len(self._halts) + 1
-            threading.Thread(
-                target=self._extra_connection,
-                args=(halt,),
-                name=f"fetchq-job{self.request.job_id}-conn{number}",
-                daemon=True,
-            ).start()
-            return True
-        return False
-
-    def _halt_extras(self) -> None:
-        for halt in self._halts:
-            halt.set()
-
-    def _extra_connection(self, halt: threading.Event) -> None:
-        assert self._plan is not None
-        assert self._supervisor is not None
-        try:
-            self._connection(self._plan.claim(), halt)
-        finally:
-            with self._errors_lock:
-                self._extras -= 1
-            self.host.host_slots.release(self._host_key)
-            self._supervisor.connection_ended()
-
-    def _connection(self, segment: Optional[Segment], halt: threading.Event) -> None:
-        """One connection's life: fetch its segment, then claim more work until none is left.
-
-        Setting ``halt`` retires the connection: it stops at its next chunk and gives its
-        unread range back to the plan. Errors are recorded for :meth:`_complete_plan`.
-        """
-        assert self._plan is not None
-        plan = self._plan
-        while (
-            segment is not None
-            and not self._stop_connections.is_set()
-            and not halt.is_set()
-            and not self.signal.aborted
-        ):
-            receiver = _Segments(self, segment, halt)
-            self._writers.append(receiver)
-            try:
-                self.client.fetch(
-                    self._final_url,
-                    self._request_headers(True),
-                    self._token_for_final(),
-                    receiver,
-                    self.signal,
-                    byte_range=(segment.position, segment.end),
-                )
-            except BaseException as exc:
-                receiver.flush_quietly()
-                self._writers.remove(receiver)
-                plan.release(segment)
-                self._record_connection_error(_transient(exc))
-                return
-            failure = self._flushed(receiver)
-            self._writers.remove(receiver)
-            if failure is not None:
-                plan.release(segment)
-                self._record_connection_error(failure)
-                return
-            done = segment.position >= min(segment.end, segment.stream_end)
-            plan.release(segment)
-            if self._changed_on_server or self.signal.aborted or halt.is_set():
-                return
-            if not done and not self._stop_connections.is_set():
-                self._record_connection_error(
-                    _Retryable(ResponseError(self._closed_early(segment)))
-                )
-                return
-            segment = plan.claim()
-
-    def check_segment_head(self, head: ResponseHead, segment: Segment) -> bool:
-        """Whether a segment's response is the range asked for (else why not)."""
-        status = head.status
-        if status == 206:
-            content_range = parse_content_range(head.header("content-range"))
-            if matches_range(content_range, (segment.position, segment.end), self._state.total):
-                assert isinstance(content_range, ContentRange)
-                segment.stream_end = content_range.end
-                return True
-            raise _Retryable(ResponseError("a range response does not match its request"))
-        if status in (200, 203):
-            # A whole file for a range: either it changed (If-Range failed) or the server
-            # ignores ranges. The validators tell which; only a change means starting over.
-            if self._state.validator and not same_validators(
-                head, self._state.etag, self._state.last_modified
-            ):
-                self._changed_on_server = True
-                self._stop_connections.set()
-            else:
-                self._ranges_refused = True
-            return False  # the connection reading the whole body goes on into this range
-        error = http_error(head.reason or status_phrase(status), status)
-        if is_retryable_status(status) or status == 416:
-            raise _Retryable(error, parse_retry_after(head.header("retry-after")))
-        raise error
-
-    @staticmethod
-    def _flushed(writer: _SegmentWriter) -> Optional[BaseException]:
-        """Write what a connection still holds; the disk's error, if it refused."""
-        try:
-            writer.flush()
-        except (TransferError, OSError) as exc:
-            return exc
-        return None
 
     def _token_for_final(self) -> Optional[str]:
         if origin_of(self._final_url) == origin_of(self.request.source):
             return self.request.token
         return None
-
-    def _closed_early(self, segment: Segment) -> str:
-        total = self._state.total
-        if segment.stream_end == total:
-            return _closed_after(segment.position, total)
-        return (
-            f"the connection closed at byte {segment.position} of a range ending at {segment.end}"
-        )
 
     # -- naming and existing files ----------------------------------------------------------
 
@@ -1101,7 +778,7 @@ class Transfer:
         if size > total:
             self._part.truncate(total)  # bytes of an older, longer version of the file
         elif size < total:
-            raise _Retryable(SizeMismatch(f"the file has {size} bytes, the server said {total}"))
+            raise Retryable(SizeMismatch(f"the file has {size} bytes, the server said {total}"))
         self._close_part()
         path = self.download_path
         if self.request.checksum is not None:

@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 
 from fetchq import ResponseError
-from fetchq._response import ContentRange, content_length, parse_content_range, parse_count
+from fetchq._response import (
+    Body,
+    ContentRange,
+    FileChanged,
+    NotSatisfiable,
+    SegmentAnswer,
+    content_length,
+    parse_content_range,
+    parse_count,
+    read_416,
+    read_first_answer,
+    read_segment_answer,
+)
 from fetchq._retry import parse_retry_after
 from fetchq._transport import Headers, ResponseHead
 from fetchq._url import parse_url
@@ -59,3 +71,66 @@ def test_headers_are_looked_up_in_any_case_and_repeated_ones_joined() -> None:
     assert headers["etag"] == '"a"'
     assert headers.get("VARY") == "x, y"
     assert "Content-Length" not in headers
+
+
+def answer(status: int, **fields: str) -> ResponseHead:
+    pairs = [(name.replace("_", "-"), value) for name, value in fields.items()]
+    return ResponseHead(status, "", Headers(pairs), parse_url("http://example.org/f"))
+
+
+def test_a_whole_file_answer() -> None:
+    body = read_first_answer(answer(200, content_length="10", accept_ranges="bytes"), None, None)
+    assert body == Body(0, 10, 10, True, True)
+    # A 200 to a Range request: the whole file again (the caller forgets what it had).
+    assert read_first_answer(answer(200, content_length="10"), (5, None), 10).fresh
+
+
+def test_a_range_answer_is_checked_against_the_request() -> None:
+    ok = answer(206, content_range="bytes 5-9/10", content_length="5")
+    assert read_first_answer(ok, (5, None), 10) == Body(5, 10, 10, False, True)
+    with pytest.raises(ResponseError, match="does not match"):
+        read_first_answer(answer(206, content_range="bytes 0-9/10"), (5, None), 10)
+    with pytest.raises(ResponseError, match="without Range"):
+        read_first_answer(ok, None, 10)
+    with pytest.raises(FileChanged):  # the total is not the one recorded
+        read_first_answer(answer(206, content_range="bytes 5-9/12"), (5, None), 10)
+
+
+def test_statuses_we_cannot_use_carry_the_servers_reason() -> None:
+    from fetchq import HTTPError
+
+    with pytest.raises(HTTPError) as raised:
+        read_first_answer(
+            ResponseHead(404, "NOT FOUND", Headers(), parse_url("http://e.org/")), None, None
+        )
+    assert str(raised.value) == "NOT FOUND"
+    assert raised.value.status_code == 404
+    with pytest.raises(HTTPError, match="Service Unavailable"):  # HTTP/2 sends no reason
+        read_first_answer(answer(503), None, None)
+
+
+def test_a_segment_answer() -> None:
+    validators = ('"v1"', None)
+    assert read_segment_answer(
+        answer(206, content_range="bytes 100-199/1000"), (100, 200), 1000, validators
+    ) == (SegmentAnswer.RANGE, 200)
+    assert read_segment_answer(answer(200, etag='"v2"'), (100, 200), 1000, validators) == (
+        SegmentAnswer.CHANGED,
+        0,
+    )
+    assert read_segment_answer(answer(200, etag='"v1"'), (100, 200), 1000, validators) == (
+        SegmentAnswer.IGNORED,
+        0,
+    )
+    with pytest.raises(ResponseError):
+        read_segment_answer(
+            answer(206, content_range="bytes 0-99/1000"), (100, 200), 1000, validators
+        )
+
+
+def test_a_416() -> None:
+    whole = answer(416, content_range="bytes */1000")
+    assert read_416(whole, (1000, None), lambda total: True) == (NotSatisfiable.COMPLETE, 1000)
+    assert read_416(whole, (500, None), lambda total: False) == (NotSatisfiable.RETRY, 1000)
+    assert read_416(whole, (2000, None), lambda total: False) == (NotSatisfiable.RESTART, None)
+    assert read_416(answer(416), (10, None), lambda total: True) == (NotSatisfiable.RESTART, None)

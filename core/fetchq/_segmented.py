@@ -1,0 +1,365 @@
+"""One attempt at a planned download: its connections, their writes, and how it ended.
+
+The first connection reads the body that the attempt's first request opened; the supervisor
+(:mod:`._supervisor`) may start more, each fetching a range of the :class:`SegmentPlan` with a
+Range request of its own and writing it in place into the one part file. A connection that
+finishes its range claims another (half of the largest left: work stealing). When every
+connection has ended, :meth:`Connections.settle` says whether the file is complete, and if not,
+why (the errors the connections met), or that the server's file changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from ._abort import AbortSignal, TransferAborted
+from ._exceptions import ResponseError, TransferError
+from ._limits import HostSlots, RateLimiter
+from ._response import SegmentAnswer, closed_after, read_segment_answer
+from ._retry import Retryable, is_retryable_status, parse_retry_after, transient
+from ._segments import Segment, SegmentPlan
+from ._storage import PartFile
+from ._supervisor import Supervisor
+from ._transport import ByteRange, Receiver, ResponseHead
+
+KiB = 1 << 10
+WRITE_SIZE = 256 * KiB
+"""Bytes gathered before one positional write into the part file..."""
+HOLD_AT_MOST = 0.05
+"""...or after this many seconds, whichever comes first: a slow download's progress shows."""
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What the connections of one attempt share with the transfer that runs them."""
+
+    job_id: int
+    plan: SegmentPlan
+    part: PartFile
+    signal: AbortSignal
+    limiter: RateLimiter
+    host_slots: HostSlots
+    host_key: str
+    max_connections: int
+    fetch_range: Callable[[ByteRange, Receiver], object]
+    """Send a Range request for these bytes (the transfer knows the URL, headers and token)."""
+    tick: Callable[[float], None]
+    """Report progress (and save the sidecar now and then)."""
+    known_total: Optional[int]
+    validators: tuple[Optional[str], Optional[str]]
+    """ETag and Last-Modified recorded for the part file."""
+    min_split: int
+    min_split_slow: int
+    split_after: float
+    split_if_longer_than: float
+
+
+class SegmentWriter:
+    """Writes one connection's body into its segment of the part file, in large writes.
+
+    libcurl hands the body over in chunks of 16 KiB (or less); writing each with its own
+    system call cost 30 % more time than gathering them into writes of ``WRITE_SIZE``. Bytes
+    count in the plan (and so in the sidecar) once written, never before. Writes stop at the
+    segment's end, which another connection may move down by taking the upper half (work
+    stealing), or up into a free range that follows (the stream goes on).
+    """
+
+    __slots__ = ("_connections", "_flush_by", "_halt", "_pending", "segment")
+
+    def __init__(self, connections: Connections, segment: Segment, halt: threading.Event) -> None:
+        self._connections = connections
+        self.segment = segment
+        self._halt = halt
+        self._pending = bytearray()
+        self._flush_by = 0.0
+
+    def on_data(self, data: bytes) -> Optional[bool]:
+        pending = self._pending
+        now = time.monotonic()
+        if not pending:
+            self._flush_by = now + HOLD_AT_MOST
+        pending += data
+        connections = self._connections
+        setup = connections.setup
+        setup.limiter.consume(len(data), setup.signal)
+        segment = self.segment
+        full = (
+            len(pending) >= WRITE_SIZE
+            or segment.position + len(pending) >= segment.end
+            or now >= self._flush_by
+        )
+        if full and not self.flush():
+            return False
+        if connections.stopping() or self._halt.is_set():
+            return False
+        if connections.supervisor is None and now >= connections.next_tick:
+            connections.tick(now)
+        return None
+
+    def on_idle(self) -> None:
+        if self._pending and not self.flush():
+            self._halt.set()  # the segment is done: the next chunk ends this connection
+        if self._connections.supervisor is None:
+            self._connections.tick(time.monotonic())
+
+    def held(self) -> int:
+        """Bytes received and not written yet."""
+        return len(self._pending)
+
+    def flush(self) -> bool:
+        """Write what is pending; False when the segment is done (the rest is not ours)."""
+        setup = self._connections.setup
+        plan, part = setup.plan, setup.part
+        segment, pending = self.segment, self._pending
+        written = 0
+        try:
+            with memoryview(pending) as view:
+                while written < len(view):
+                    room = segment.end - segment.position
+                    if room <= 0:
+                        if not plan.advance(segment, 0):
+                            return False
+                        continue
+                    with view[written : written + room] as piece:
+                        part.write_at(piece, segment.position)
+                        count = len(piece)
+                    written += count
+                    if not plan.advance(segment, count):
+                        return False
+            return True
+        finally:
+            pending.clear()
+
+    def flushed(self) -> Optional[BaseException]:
+        """Write what is held; the disk's error if it refused, else None."""
+        try:
+            self.flush()
+        except (TransferError, OSError) as exc:
+            return exc
+        return None
+
+    def flush_quietly(self) -> None:
+        """After a failed read: keep what arrived, unless the disk is what failed."""
+        with contextlib.suppress(TransferError, OSError):
+            self.flush()
+
+
+class _RangeReceiver(SegmentWriter):
+    """Receives the answer to one segment's Range request."""
+
+    __slots__ = ()
+
+    def on_head(self, head: ResponseHead) -> bool:
+        return self._connections.check_range_answer(head, self.segment)
+
+
+class Connections:
+    """The connections of one attempt at a planned download."""
+
+    def __init__(self, setup: Setup, first: Segment, accepts_ranges: bool) -> None:
+        self.setup = setup
+        self.first = SegmentWriter(self, first, threading.Event())
+        self.changed_on_server = False
+        """A range request got a different file: the download starts again from zero."""
+        self.ranges_refused = False
+        """A range request got the whole (same) file: the server ignores ranges."""
+        self.next_tick = 0.0
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._writers: list[SegmentWriter] = [self.first]
+        self._halts: list[threading.Event] = []
+        self._extras = 0
+        self.supervisor: Optional[Supervisor] = None
+        if accepts_ranges and setup.max_connections > 1:
+            self.supervisor = Supervisor(
+                f"fetchq-job{setup.job_id}-supervisor",
+                add=self._add,
+                halt_extras=self._halt_extras,
+                tick=self.tick,
+                bytes_done=self.received,
+                total=setup.plan.total,
+                split_after=setup.split_after,
+                split_if_longer_than=setup.split_if_longer_than,
+                aborted=lambda: setup.signal.aborted or self._stop.is_set(),
+            )
+            self.supervisor.start()
+
+    def tick(self, now: float) -> None:
+        self.next_tick = now + 0.05
+        self.setup.tick(now)
+
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def received(self) -> int:
+        """Bytes that arrived: those written, and those the connections still hold. The
+        supervisor measures speeds with this (written bytes move in steps of a write)."""
+        held = sum(writer.held() for writer in list(self._writers))
+        return self.setup.plan.bytes_done() + held
+
+    # -- the end of the attempt -------------------------------------------------------------
+
+    def settle(self, failure: Optional[BaseException]) -> None:
+        """The first response's body has ended (``failure`` says how): go on claiming work on
+        this connection, wait for the others, and raise unless the file is complete."""
+        setup, first = self.setup, self.first
+        plan, segment = setup.plan, first.segment
+        if failure is None:
+            failure = first.flushed()
+        else:
+            first.flush_quietly()
+        if (
+            failure is None
+            and not setup.signal.aborted
+            and not self.changed_on_server
+            and not self._stop.is_set()
+            and segment.position < min(segment.end, segment.stream_end)
+        ):
+            failure = Retryable(ResponseError(self._closed_early(segment)))
+        plan.release(segment)
+        if failure is None:
+            self._connection(plan.claim(), threading.Event())
+        else:
+            self._record(transient(failure))
+        if self.supervisor is not None:
+            self.supervisor.connection_ended()
+            self.supervisor.join()
+        if setup.signal.aborted or self.changed_on_server or plan.is_complete():
+            return
+        with self._lock:
+            errors = list(self._errors)
+        for error in errors:
+            if not isinstance(error, Retryable):
+                raise error
+        transient_errors = [e for e in errors if isinstance(e, Retryable)]
+        if transient_errors:
+            raise transient_errors[-1]
+        raise Retryable(ResponseError("the download stopped before the file was complete"))
+
+    def _record(self, error: BaseException) -> None:
+        if isinstance(error, TransferAborted):
+            return
+        with self._lock:
+            self._errors.append(error)
+        if not isinstance(error, Retryable):
+            self._stop.set()
+
+    def _closed_early(self, segment: Segment) -> str:
+        total = self.setup.known_total
+        if segment.stream_end == total:
+            return closed_after(segment.position, total)
+        return (
+            f"the connection closed at byte {segment.position} of a range ending at {segment.end}"
+        )
+
+    # -- more connections -------------------------------------------------------------------
+
+    def _add(self) -> bool:
+        """Start one more connection if it would get work and the host has a slot for it."""
+        setup, plan, supervisor = self.setup, self.setup.plan, self.supervisor
+        if supervisor is not None and supervisor.single_speed > 0:
+            # Slow connections get smaller pieces: each should still take about a second.
+            plan.min_split = max(
+                setup.min_split_slow, min(setup.min_split, int(supervisor.single_speed))
+            )
+        if (
+            self._extras + 1 < setup.max_connections
+            and plan.worth_claiming()
+            and not self._stop.is_set()
+            and not setup.signal.aborted
+            and setup.host_slots.try_acquire(setup.host_key)
+        ):
+            halt = threading.Event()
+            self._halts.append(halt)
+            with self._lock:
+                self._extras += 1
+            threading.Thread(
+                target=self._extra,
+                args=(halt,),
+                name=f"fetchq-job{setup.job_id}-conn{len(self._halts) + 1}",
+                daemon=True,
+            ).start()
+            return True
+        return False
+
+    def _halt_extras(self) -> None:
+        for halt in self._halts:
+            halt.set()
+
+    def _extra(self, halt: threading.Event) -> None:
+        try:
+            self._connection(self.setup.plan.claim(), halt)
+        finally:
+            with self._lock:
+                self._extras -= 1
+            self.setup.host_slots.release(self.setup.host_key)
+            if self.supervisor is not None:
+                self.supervisor.connection_ended()
+
+    def _connection(self, segment: Optional[Segment], halt: threading.Event) -> None:
+        """One connection's life: fetch its segment, then claim more work until none is left.
+
+        Setting ``halt`` retires the connection: it stops at its next chunk and gives its
+        unread range back to the plan. Errors are recorded for :meth:`settle`.
+        """
+        setup = self.setup
+        plan = setup.plan
+        while (
+            segment is not None
+            and not self._stop.is_set()
+            and not halt.is_set()
+            and not setup.signal.aborted
+        ):
+            receiver = _RangeReceiver(self, segment, halt)
+            self._writers.append(receiver)
+            try:
+                setup.fetch_range((segment.position, segment.end), receiver)
+            except BaseException as exc:  # recorded, judged by settle()
+                receiver.flush_quietly()
+                self._writers.remove(receiver)
+                plan.release(segment)
+                self._record(transient(exc))
+                return
+            failure = receiver.flushed()
+            self._writers.remove(receiver)
+            done = segment.position >= min(segment.end, segment.stream_end)
+            plan.release(segment)
+            if failure is not None:
+                self._record(failure)
+                return
+            if self.changed_on_server or setup.signal.aborted or halt.is_set():
+                return
+            if not done and not self._stop.is_set():
+                self._record(Retryable(ResponseError(self._closed_early(segment))))
+                return
+            segment = plan.claim()
+
+    def check_range_answer(self, head: ResponseHead, segment: Segment) -> bool:
+        """Whether a segment's answer is the range asked for; True to read it."""
+        setup = self.setup
+        try:
+            answer, stream_end = read_segment_answer(
+                head, (segment.position, segment.end), setup.known_total, setup.validators
+            )
+        except ResponseError as exc:
+            raise Retryable(exc) from None
+        except TransferError as exc:  # an HTTP status
+            status = getattr(exc, "status_code", 0)
+            if is_retryable_status(status) or status == 416:
+                raise Retryable(exc, parse_retry_after(head.header("retry-after"))) from None
+            raise
+        if answer is SegmentAnswer.RANGE:
+            segment.stream_end = stream_end
+            return True
+        if answer is SegmentAnswer.CHANGED:
+            self.changed_on_server = True
+            self._stop.set()
+        else:
+            self.ranges_refused = True
+        return False  # the connection reading the whole body goes on into this range
