@@ -11,8 +11,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-import heapq
-import itertools
 import logging
 import os
 import threading
@@ -23,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from pydantic import ValidationError
 
@@ -48,8 +46,9 @@ from ._job import (
 from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, RateLimiter
 from ._probe import ProbeResult, probe
-from ._ramp import start_delay, watch_delay
+from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
+from ._scheduler import RampWatch, Scheduler
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
 from ._transfer import Transfer, TransferRequest, TransferSettings
 from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
@@ -75,17 +74,6 @@ class JobCallbacks:
     on_complete: Optional[DownloadEventHandler] = None
     on_cancelled: Optional[DownloadEventHandler] = None
     on_error: Optional[DownloadEventHandler] = None
-
-
-class _QueueEntry(NamedTuple):
-    """A heap item; ordered by priority, then submission (unique, so the id never decides).
-
-    A tuple, not an ordered dataclass: the heap compares entries in C, about 20 times faster.
-    """
-
-    priority: int
-    sequence: int
-    job_id: int
 
 
 _EVENT_CALLBACKS = {
@@ -239,8 +227,7 @@ class DownloadQueueService:
         self._all_settled = threading.Condition(self._lock)
         self._job_settled = threading.Condition(self._lock)
         self._jobs: dict[int, DownloadJob] = {}
-        self._heap: list[_QueueEntry] = []
-        self._queued: dict[int, int] = {}  # job id -> sequence of its live heap entry
+        self._scheduler = Scheduler(self._jobs)
         self._running: dict[int, _Running] = {}
         self._settling: set[int] = set()  # changed state, callbacks not yet delivered
         self._outboxes: dict[int, _Outbox] = {}
@@ -251,14 +238,11 @@ class DownloadQueueService:
         self._claims_by_job: dict[int, set[str]] = {}
         self._journal_queue: collections.deque[JournalChange] = collections.deque()
         self._journal_flush_lock = threading.Lock()
-        self._waiting_count = 0
         self._next_id = 0
-        self._sequence = itertools.count()
         self._dequeues = 0
         self._workers: set[threading.Thread] = set()
         self._asked_ahead: set[int] = set()  # per worker would be exact; one is enough
-        self._ramp_watcher: Optional[threading.Thread] = None
-        self._ramp_misses = 0
+        self._ramp = RampWatch(self._work_available.notify)
         self._stopped = False
         self._closed = False
 
@@ -564,7 +548,8 @@ class DownloadQueueService:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._all_settled:
-            while self._running or self._settling or (self._waiting_count and not self._stopped):
+            waiting = self._scheduler
+            while self._running or self._settling or (waiting.waiting and not self._stopped):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -720,21 +705,14 @@ class DownloadQueueService:
             raise UnknownJobIDException(f"no job with id {job_id}") from None
 
     def _set_status(self, job: DownloadJob, status: DownloadJobStatus) -> None:
-        if job.status == DownloadJobStatus.WAITING:
-            self._waiting_count -= 1
-            self._queued.pop(job.id, None)
-        if status == DownloadJobStatus.WAITING:
-            self._waiting_count += 1
+        if job.status == DownloadJobStatus.WAITING and status != DownloadJobStatus.WAITING:
+            self._scheduler.discard(job.id)
         job.status = status
 
     def _push(self, job: DownloadJob) -> None:
-        if job.status != DownloadJobStatus.WAITING:
-            self._set_status(job, DownloadJobStatus.WAITING)
-        elif job.id not in self._queued:
-            self._waiting_count += 1
-        sequence = next(self._sequence)
-        self._queued[job.id] = sequence
-        heapq.heappush(self._heap, _QueueEntry(job.priority, sequence, job.id))
+        """Queue a job to run (again); it waits from now on."""
+        job.status = DownloadJobStatus.WAITING
+        self._scheduler.enqueue(job)
         self._work_available.notify()
 
     def _requeue(self, job: DownloadJob) -> None:
@@ -746,28 +724,6 @@ class DownloadQueueService:
             job.bytes = 0
         self._push(job)
         self._record(job)
-
-    def _pop_next(self) -> Optional[DownloadJob]:
-        while self._heap:
-            job = self._waiting_job(heapq.heappop(self._heap))
-            if job is not None:
-                del self._queued[job.id]
-                return job
-        return None
-
-    def _upcoming(self, count: int) -> list[DownloadJob]:
-        """The jobs that will start next, in order (lock held; the heap is left as it was)."""
-        entries: list[_QueueEntry] = []
-        jobs: list[DownloadJob] = []
-        while self._heap and len(jobs) < count:
-            entry = heapq.heappop(self._heap)
-            job = self._waiting_job(entry)
-            if job is not None:  # a stale entry is dropped, as popping it would
-                entries.append(entry)
-                jobs.append(job)
-        for entry in entries:
-            heapq.heappush(self._heap, entry)
-        return jobs
 
     def _ask_ahead(self, jobs: list[DownloadJob]) -> None:
         """Let this worker send the first request of the jobs next in line (:mod:`._ahead`).
@@ -786,43 +742,6 @@ class DownloadQueueService:
         asked.update(job.id for job in jobs)
         if wanted:
             self._client.ask_ahead(wanted)
-
-    def _waiting_job(self, entry: _QueueEntry) -> Optional[DownloadJob]:
-        """The job of a heap entry that is still current: waiting, and queued by this entry
-        (a job requeued or removed since leaves stale entries behind)."""
-        job = self._jobs.get(entry.job_id)
-        if (
-            job is not None
-            and job.status == DownloadJobStatus.WAITING
-            and self._queued.get(job.id) == entry.sequence
-        ):
-            return job
-        return None
-
-    def _watch(self, me: threading.Thread, delay: Optional[float]) -> Optional[float]:
-        """How long an idle worker sleeps (None: until notified), given the ramp's ``delay``.
-
-        One idle worker watches the ramp's clock; the others sleep until notified, since each
-        wake-up costs the busy worker a contended interpreter lock. A watcher that keeps finding
-        the running jobs too young backs off (see :func:`._ramp.watch_delay`).
-        """
-        if delay is None:
-            self._stop_watching(me)
-            return None
-        if self._ramp_watcher is not None and self._ramp_watcher is not me:
-            return None
-        self._ramp_watcher = me
-        wait = watch_delay(delay, self._ramp_misses)
-        self._ramp_misses += 1
-        return wait
-
-    def _stop_watching(self, me: threading.Thread) -> bool:
-        """If ``me`` watched the ramp's clock, hand the watch to another idle worker."""
-        if self._ramp_watcher is not me:
-            return False
-        self._ramp_watcher = None
-        self._work_available.notify()
-        return True
 
     def _token(self, url: str, given: Optional[str]) -> Optional[str]:
         """The bearer token for ``url``: the one given with the job, else the first rule's."""
@@ -850,25 +769,24 @@ class DownloadQueueService:
                 while job is None:
                     if self._stopped or len(self._workers) > self._max_parallel:
                         self._workers.discard(me)
-                        self._stop_watching(me)
+                        self._ramp.stop(me)
                         return
                     delay = None
-                    if self._heap:
+                    if self._scheduler:
                         delay = start_delay(
                             (other.started for other in self._running.values()),
                             self._max_parallel,
                             time.monotonic(),
                         )
                         if delay == 0.0:
-                            job = self._pop_next()
+                            job = self._scheduler.pop()
                             if job is not None:
                                 break
                             delay = None
-                    self._work_available.wait(self._watch(me, delay))
-                if self._stop_watching(me):
-                    self._ramp_misses = 0
+                    self._work_available.wait(self._ramp.sleep_for(me, delay))
+                self._ramp.started_one(me)
                 running = self._start_job(job)
-                upcoming = self._upcoming(ASK_AHEAD)
+                upcoming = self._scheduler.upcoming(ASK_AHEAD)
             self._ask_ahead(upcoming)
             self._deliver(job)
             self._run(job, running)
@@ -970,7 +888,7 @@ class DownloadQueueService:
             self._settling.discard(job.id)
             self._job_settled.notify_all()
             idle = not self._running and not self._settling
-            if idle and (self._stopped or not self._waiting_count):
+            if idle and (self._stopped or not self._scheduler.waiting):
                 self._all_settled.notify_all()
 
     def _end_cancelled(self, job: DownloadJob) -> None:

@@ -1,0 +1,132 @@
+"""Which waiting job runs next, and which idle worker watches the clock for it.
+
+The queue's job control (cancel, pause, priorities, the journal) decides what is waiting; this
+module only orders it: lowest priority first, first in first out among equals, by a heap of
+``(priority, sequence, id)`` tuples. A job queued again (a new priority, a resume) gets a new
+entry; the old one stays behind as stale and is skipped when it comes up. Neither class is
+thread-safe: the queue's lock guards them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Mapping
+from typing import NamedTuple, Optional
+
+from ._job import DownloadJob, DownloadJobStatus
+from ._ramp import watch_delay
+
+
+class QueueEntry(NamedTuple):
+    """A heap item; ordered by priority, then submission (unique, so the id never decides).
+
+    A tuple, not an ordered dataclass: the heap compares entries in C, about 20 times faster.
+    """
+
+    priority: int
+    sequence: int
+    job_id: int
+
+
+class Scheduler:
+    """The waiting jobs, in the order they will run."""
+
+    def __init__(self, jobs: Mapping[int, DownloadJob]) -> None:
+        self._jobs = jobs
+        self._heap: list[QueueEntry] = []
+        self._queued: dict[int, int] = {}  # job id -> sequence of its current entry
+        self._sequence = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        """How many jobs wait to run."""
+        return len(self._queued)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def enqueue(self, job: DownloadJob) -> None:
+        """Queue a waiting job (again: its earlier entry, if any, goes stale)."""
+        sequence = next(self._sequence)
+        self._queued[job.id] = sequence
+        heapq.heappush(self._heap, QueueEntry(job.priority, sequence, job.id))
+
+    def discard(self, job_id: int) -> None:
+        """The job stopped waiting (paused, cancelled, removed): it will not come up."""
+        self._queued.pop(job_id, None)
+
+    def pop(self) -> Optional[DownloadJob]:
+        """The next job to run, taken off the queue; None if none waits."""
+        while self._heap:
+            job = self._current(heapq.heappop(self._heap))
+            if job is not None:
+                del self._queued[job.id]
+                return job
+        return None
+
+    def upcoming(self, count: int) -> list[DownloadJob]:
+        """The next ``count`` jobs, in order, left in the queue."""
+        entries: list[QueueEntry] = []
+        jobs: list[DownloadJob] = []
+        while self._heap and len(jobs) < count:
+            entry = heapq.heappop(self._heap)
+            job = self._current(entry)
+            if job is not None:  # a stale entry is dropped, as popping it would
+                entries.append(entry)
+                jobs.append(job)
+        for entry in entries:
+            heapq.heappush(self._heap, entry)
+        return jobs
+
+    def _current(self, entry: QueueEntry) -> Optional[DownloadJob]:
+        """The job of a heap entry that is still current: waiting, and queued by this entry."""
+        job = self._jobs.get(entry.job_id)
+        if (
+            job is not None
+            and job.status == DownloadJobStatus.WAITING
+            and self._queued.get(job.id) == entry.sequence
+        ):
+            return job
+        return None
+
+
+class RampWatch:
+    """Which idle worker looks at the ramp's clock (:mod:`._ramp`).
+
+    One idle worker watches; the others sleep until notified, since each wake-up costs the busy
+    worker a contended interpreter lock. A watcher that keeps finding the running jobs too young
+    backs off (see :func:`._ramp.watch_delay`).
+    """
+
+    def __init__(self, wake_one: Callable[[], None]) -> None:
+        self._wake_one = wake_one
+        self._watcher: Optional[threading.Thread] = None
+        self._misses = 0
+
+    def sleep_for(self, me: threading.Thread, delay: Optional[float]) -> Optional[float]:
+        """How long the idle worker ``me`` sleeps (None: until notified), given the ramp's
+        ``delay`` until one more job may start (None: none may)."""
+        if delay is None:
+            self.stop(me)
+            return None
+        if self._watcher is not None and self._watcher is not me:
+            return None
+        self._watcher = me
+        wait = watch_delay(delay, self._misses)
+        self._misses += 1
+        return wait
+
+    def stop(self, me: threading.Thread) -> bool:
+        """If ``me`` watched the clock, hand the watch to another idle worker; True if it did."""
+        if self._watcher is not me:
+            return False
+        self._watcher = None
+        self._wake_one()
+        return True
+
+    def started_one(self, me: threading.Thread) -> None:
+        """``me`` found a job to start: a watcher that did starts its back-off afresh."""
+        if self.stop(me):
+            self._misses = 0
