@@ -24,8 +24,9 @@ from ._transport import Request
 
 MAX_BODY = 256 * 1024
 """Larger answers are not kept: their job fetches them itself, on its own connection(s)."""
-MAX_AHEAD = 8
-"""Requests out at once, ahead of the jobs that will want them."""
+MAX_AHEAD = 4
+"""Requests out at once, ahead of the jobs that will want them (each may hold a connection,
+and a TLS connection about a megabyte)."""
 KEEP_FOR = 5.0
 """Seconds an answer waits for its job before it is dropped (the queue may have changed)."""
 

@@ -29,7 +29,7 @@ from ._exceptions import BlockedAddressError
 from ._failures import Failure, network_error
 from ._retry import Timeouts
 from ._transport import Headers, Receiver, Request, ResponseHead
-from ._trust import Trust, joined_bundles, system_trust
+from ._trust import Trust, joined_bundle_file, system_trust
 from ._url import Url
 
 _SUPPRESS_CONNECT_HEADERS = 265
@@ -120,8 +120,8 @@ class CurlTransport:
         self.user_agent = user_agent
         self.trust = trust or system_trust()
         self.http2 = http2
-        # Several bundles reach OpenSSL as one blob, read once here.
-        self._ca_blob = joined_bundles(self.trust.bundles) if len(self.trust.bundles) > 1 else b""
+        bundles = self.trust.bundles
+        self._ca_file = joined_bundle_file(bundles) if len(bundles) > 1 else (bundles or ("",))[0]
         self._share = pycurl.CurlShare()
         # Not the connection cache: libcurl would then close a connection through the
         # close-socket hook of whichever handle opened it, which may be gone by then. Each
@@ -203,10 +203,8 @@ class CurlTransport:
         if not self.http2:
             setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
         trust = self.trust
-        if self._ca_blob:
-            setopt(pycurl.CAINFO_BLOB, self._ca_blob)
-        elif trust.bundles:
-            setopt(pycurl.CAINFO, trust.bundles[0])
+        if self._ca_file:
+            setopt(pycurl.CAINFO, self._ca_file)
         if trust.directory:
             setopt(pycurl.CAPATH, trust.directory)
         if trust.native:

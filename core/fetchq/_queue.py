@@ -60,7 +60,7 @@ logger = logging.getLogger("fetchq")
 
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
-ASK_AHEAD = 8
+ASK_AHEAD = 4
 """How many of the jobs next in line have their first request sent before they start."""
 JOURNAL_COALESCE_SECONDS = 0.02
 

@@ -12,8 +12,12 @@ bundle when the system has none.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Optional
@@ -85,6 +89,30 @@ def system_trust(extra: Optional[str] = None) -> Trust:
     return trust_settings(
         os.environ, os.path.isfile, os.path.isdir, sys.platform, _certifi_bundle, extra
     )
+
+
+_joined_lock = threading.Lock()
+_joined: dict[tuple[str, ...], str] = {}
+
+
+def joined_bundle_file(paths: tuple[str, ...]) -> str:
+    """One PEM file holding several bundles, made once per process in a folder of its own.
+
+    libcurl keeps a parsed certificate store per file it was given, but parses a blob again for
+    every connection's handle: a file saved about 0.4 MB a connection (16 connections: 39.6
+    against 46.6 MB). The folder is new and private (``mkdtemp``), so nothing planted there is
+    read, and it goes when the process ends.
+    """
+    with _joined_lock:
+        path = _joined.get(paths)
+        if path is None:
+            folder = tempfile.mkdtemp(prefix="fetchq-ca-")
+            atexit.register(shutil.rmtree, folder, True)
+            path = os.path.join(folder, "bundle.pem")
+            with open(path, "wb") as bundle:
+                bundle.write(joined_bundles(paths))
+            _joined[paths] = path
+        return path
 
 
 def joined_bundles(paths: Iterable[str]) -> bytes:
