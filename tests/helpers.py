@@ -100,3 +100,22 @@ class Collect:
 
     def on_idle(self) -> None:
         return None
+
+
+def write_partial(
+    download_path: Path,
+    data: bytes,
+    source: str,
+    etag: Optional[str] = None,
+    total: Optional[int] = None,
+) -> None:
+    """A part file holding ``data`` and the sidecar fetchq would have written for it."""
+    from fetchq._segments import ByteRanges, PartState, part_path, save_part_state
+
+    part = part_path(download_path)
+    part.write_bytes(data)
+    info = part.stat()
+    state = PartState(
+        source, total, etag, None, ByteRanges.of([(0, len(data))]), (info.st_dev, info.st_ino)
+    )
+    save_part_state(download_path, state)

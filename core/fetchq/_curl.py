@@ -14,6 +14,7 @@ last one left open, and a new connection to a known host resumes its TLS session
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -60,6 +61,9 @@ _CURL_FAILURES: dict[int, Failure] = {
     92: Failure.BROKEN,  # CURLE_HTTP2_STREAM
     95: Failure.BROKEN,  # CURLE_HTTP3
     8: Failure.PROTOCOL,  # CURLE_WEIRD_SERVER_REPLY
+    # A status line libcurl cannot read ("HTTP/1.1 2\u00b20") is reported as an unsupported
+    # protocol; fetchq's own URLs were checked before, so it can only be the reply.
+    pycurl.E_UNSUPPORTED_PROTOCOL: Failure.PROTOCOL,
     pycurl.E_BAD_CONTENT_ENCODING: Failure.PROTOCOL,
     pycurl.E_FTP_WEIRD_PASV_REPLY: Failure.PROTOCOL,
     pycurl.E_FTP_WEIRD_227_FORMAT: Failure.PROTOCOL,
@@ -94,6 +98,65 @@ def _shutdown(fd: int) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     finally:
         sock.detach()
+
+
+class _IdleConnections:
+    """The HTTP/1.x connections libcurl keeps open between requests, by local port.
+
+    A connection is reused only if nothing arrived on it while it was idle: bytes there are
+    what a server sent past the end of the last answer, and libcurl (which skips its own
+    liveness check for a connection idle under a second) would read them as the next
+    answer: a second response smuggled behind a body. pycurl tells a callback only the local
+    port of a reused connection, so fetchq remembers which socket each port is.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: dict[int, tuple[int, str, int]] = {}  # local port -> fd, peer ip, port
+
+    def remember(self, fd: int) -> None:
+        """After a transfer: note the socket it leaves open, and shut it down now if bytes
+        already wait on it."""
+        if fd < 0:
+            return
+        sock = socket.socket(fileno=fd)
+        try:
+            local = sock.getsockname()
+            peer = sock.getpeername()
+            with self._lock:
+                self._sockets[int(local[1])] = (fd, str(peer[0]), int(peer[1]))
+            if _has_bytes(sock):
+                sock.shutdown(socket.SHUT_RDWR)  # libcurl sees it dead and does not reuse it
+        except OSError:
+            pass
+        finally:
+            sock.detach()
+
+    def has_bytes(self, local_port: int, peer_ip: str, peer_port: int) -> bool:
+        """Whether the kept connection on ``local_port`` (to that peer) holds unread bytes."""
+        with self._lock:
+            known = self._sockets.get(local_port)
+        if known is None or known[1:] != (peer_ip, peer_port):
+            return False
+        sock = socket.socket(fileno=known[0])
+        try:
+            if sock.getsockname()[1] != local_port:  # the number now names another socket
+                return False
+            return _has_bytes(sock)
+        except OSError:
+            return False
+        finally:
+            sock.detach()
+
+
+def _has_bytes(sock: socket.socket) -> bool:
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+
+
+_IDLE = _IdleConnections()
 
 
 def _version() -> str:
@@ -242,10 +305,12 @@ class _Exchange:
         "_idle_told",
         "_last_byte",
         "_lines",
+        "_opened",
         "_reading",
         "_receiver",
         "_request",
         "_signal",
+        "_smuggled",
         "_socket_key",
         "_stalled",
         "_stopped",
@@ -277,6 +342,8 @@ class _Exchange:
         self._last_byte = time.monotonic()
         self._stalled = False
         self._idle_told = False
+        self._opened = False
+        self._smuggled = False
         self._ftp_head: Optional[ResponseHead] = None
         self.error: Optional[BaseException] = None
         self.blocked: Optional[str] = None
@@ -289,15 +356,30 @@ class _Exchange:
                 self._deliver(self._ftp_head)
                 return self._result()
             curl.reset()
+        self._configure_transfer()
+        self._perform()
+        if self._smuggled:
+            # A kept connection held bytes nobody asked for: ask again on a new one.
+            self._smuggled = False
+            curl.reset()
+            self._configure_transfer()
+            curl.setopt(pycurl.FRESH_CONNECT, 1)
+            self._perform()
+        if self._head is None and self._complete and self.error is None:
+            self._deliver_head()  # a response with no body, or an empty FTP file
+        if self._complete and self.error is None and self._ftp_head is None:
+            with contextlib.suppress(pycurl.error):
+                if curl.getinfo(pycurl.INFO_HTTP_VERSION) < pycurl.CURL_HTTP_VERSION_2_0:
+                    _IDLE.remember(int(curl.getinfo(pycurl.ACTIVESOCKET)))
+        return self._result()
+
+    def _configure_transfer(self) -> None:
+        curl = self._curl
         self._transport.configure(curl, self._request)
         # Header lines are kept by a C method, not a Python call each; the head is read once,
         # when the body begins (or the response ends without one).
         curl.setopt(pycurl.HEADERFUNCTION, _discard if self._ftp_head else self._lines.append)
         curl.setopt(pycurl.WRITEFUNCTION, self._write)
-        self._perform()
-        if self._head is None and self._complete and self.error is None:
-            self._deliver_head()  # a response with no body, or an empty FTP file
-        return self._result()
 
     def _perform(self) -> None:
         curl = self._curl
@@ -343,6 +425,9 @@ class _Exchange:
         code = exc.args[0]
         if self._stopped and code == pycurl.E_WRITE_ERROR:
             return
+        if self._smuggled:
+            self._complete = True  # asked again at once, on a new connection
+            return
         url = self._request.url
         if self.blocked is not None:
             self.error = BlockedAddressError(
@@ -380,13 +465,18 @@ class _Exchange:
         if self._socket_key >= 0:
             self._signal.detach(self._socket_key)
         self._socket_key = self._signal.attach(lambda: _shutdown(fd))
+        self._opened = True
         return fd
 
     def _connected(self, primary_ip: str, local_ip: str, primary_port: int, local_port: int) -> int:
-        """The connection is ready, new or reused: the guard looks at its peer once more."""
+        """The connection is ready, new or reused: the guard looks at its peer once more, and
+        a reused one must hold no bytes that arrived while it was idle."""
         policy = self._request.address_policy
         if policy is not None and not policy(primary_ip):
             self.blocked = primary_ip
+            return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
+        if not self._opened and _IDLE.has_bytes(local_port, primary_ip, primary_port):
+            self._smuggled = True
             return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
         return pycurl.PREREQFUNC_OK  # type: ignore[no-any-return]
 

@@ -1,9 +1,11 @@
-"""Shared limits: a global bandwidth cap (token bucket) and a per-host connection cap."""
+"""Shared limits and knowledge: a global bandwidth cap (token bucket), a per-host connection
+cap, and what trials on a host taught about extra connections."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Optional
 
 from ._abort import AbortSignal
@@ -96,3 +98,44 @@ class HostSlots:
             else:
                 self._in_use.pop(host, None)
             self._condition.notify_all()
+
+
+class HostTrials:
+    """Whether a second connection helps downloads from a host: one trial at a time, shared.
+
+    Eight downloads from one host starting together would each try a second connection, and
+    each trial costs a connection (a TLS handshake) and a range read in part. So one download
+    tries while the others wait; if two connections did not help, the others do not try for
+    ``REMEMBER`` seconds (the link, not each connection, is the limit); if they helped, each
+    download tries for itself.
+    """
+
+    REMEMBER = 30.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._trying: set[str] = set()
+        self._no_help_until: dict[str, float] = {}
+
+    def may_try(self, host: str) -> bool:
+        """Whether a download of ``host`` may try a second connection now; if True, it must
+        report with :meth:`tried` or :meth:`abandon`."""
+        with self._lock:
+            if host in self._trying or self._clock() < self._no_help_until.get(host, 0.0):
+                return False
+            self._trying.add(host)
+            return True
+
+    def tried(self, host: str, helped: bool) -> None:
+        with self._lock:
+            self._trying.discard(host)
+            if helped:
+                self._no_help_until.pop(host, None)
+            else:
+                self._no_help_until[host] = self._clock() + self.REMEMBER
+
+    def abandon(self, host: str) -> None:
+        """A trial that never got its answer (the download ended or stopped first)."""
+        with self._lock:
+            self._trying.discard(host)

@@ -24,7 +24,12 @@ _WINDOWS_RESERVED = frozenset(
     | {f"LPT{n}" for n in range(1, 10)}
 )
 _FORBIDDEN_CHARS = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*]')
+_DIRECTION_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
+"""Bidirectional controls: ``invoice\u202etxt.exe`` shows as ``invoiceexe.txt``."""
 _DRIVE_PREFIX = re.compile(r"^[A-Za-z]:")
+_BOOKKEEPING = re.compile(r"\.part(?=\.json|$)", re.IGNORECASE)
+"""``.part`` as fetchq's own files end: ``x.part`` (the bytes), ``x.part.json`` (the sidecar),
+``x.part.json.*`` (its temporaries)."""
 _TOKEN_OR_QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*|\s*([^;]*)')
 
 
@@ -122,8 +127,11 @@ def sanitize_filename(name: Optional[str]) -> Optional[str]:
 
     Keeps the last component after ``/`` and ``\\`` (so ``../x``, ``C:\\x`` and ``x/../../y`` give
     ``x``, ``x`` and ``y``), drops drive prefixes, replaces control and reserved characters with
-    ``_``, strips leading dots and trailing dots and spaces, guards Windows device names and cuts
-    long names to :data:`MAX_NAME_BYTES`. None when nothing usable is left (``""``, ``.``, ``..``).
+    ``_``, drops bidirectional controls (which make a name read as another extension), strips
+    leading dots and trailing dots and spaces, guards Windows device names, renames
+    what would look like fetchq's own files (``x.part`` -> ``x_part``, ``x.part.json`` ->
+    ``x_part.json``) and cuts long names to :data:`MAX_NAME_BYTES`. None when nothing usable is
+    left (``""``, ``.``, ``..``).
     """
     if not name:
         return None
@@ -133,11 +141,15 @@ def sanitize_filename(name: Optional[str]) -> Optional[str]:
         return None
     candidate = _DRIVE_PREFIX.sub("", components[-1])
     candidate = _FORBIDDEN_CHARS.sub("_", candidate)
+    candidate = _DIRECTION_MARKS.sub("", candidate)
     candidate = candidate.strip().lstrip(".").rstrip(". ")
     if not candidate or set(candidate) <= {"_"}:
         return None
     if candidate.split(".", 1)[0].upper() in _WINDOWS_RESERVED:
         candidate = f"_{candidate}"
+    # A server must never name a file as fetchq names its partial files and sidecars: a
+    # planted model.bin.part.json would describe another download's model.bin.part.
+    candidate = _BOOKKEEPING.sub("_part", candidate)
     candidate = _cut_to_bytes(candidate, MAX_NAME_BYTES)
     return candidate or None
 

@@ -9,6 +9,7 @@ changed. Journal records are queued the same way and written before the call ret
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -44,14 +45,20 @@ from ._job import (
     iso_now,
 )
 from ._journal import Journal, JournalChange, JournalRecord
-from ._limits import HostSlots, RateLimiter
+from ._limits import HostSlots, HostTrials, RateLimiter
 from ._probe import ProbeResult, probe
 from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
 from ._scheduler import RampWatch, Scheduler
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
 from ._transfer import Transfer, TransferRequest, TransferSettings
-from ._validation import parse_checksum, prepare_destination, redact_url, validate_source
+from ._validation import (
+    parse_checksum,
+    prepare_destination,
+    redact_url,
+    validate_source,
+    validate_token,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -61,6 +68,8 @@ logger = logging.getLogger("fetchq")
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
 ASK_AHEAD = 4
+SMALL_FILE = 256 * 1024
+"""A worker asks ahead after a download of at most this size (a batch of small files)."""
 """How many of the jobs next in line have their first request sent before they start."""
 JOURNAL_COALESCE_SECONDS = 0.02
 
@@ -104,6 +113,7 @@ class _Running:
         self.signal = AbortSignal()
         self.limiter = service._limiter
         self.host_slots = service._host_slots
+        self.trials = service._host_trials
         self.throttle = ProgressThrottle()
         self.resume_after_pause = False
         self.started = time.monotonic()
@@ -206,9 +216,12 @@ class DownloadQueueService:
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
         self._callbacks = callbacks or JobCallbacks()
-        self._token_rules = tuple(TokenRule.of(pattern, token) for pattern, token in tokens)
+        self._token_rules = tuple(
+            TokenRule.of(pattern, validate_token(token) or "") for pattern, token in tokens
+        )
         self._limiter = RateLimiter(speed_limit)
         self._host_slots = HostSlots(max_connections_per_host)
+        self._host_trials = HostTrials()
         if address_policy is None and not allow_private_addresses:
             address_policy = is_public_address
         self._client = HttpClient(
@@ -334,6 +347,7 @@ class DownloadQueueService:
         max_connections: Optional[int],
     ) -> DownloadJob:
         text = validate_source(source)
+        access_token = validate_token(access_token)
         if max_connections is not None and max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         try:
@@ -360,6 +374,7 @@ class DownloadQueueService:
     ) -> None:
         """Queue a job built by the caller."""
         validate_source(job.source)
+        job.access_token = validate_token(job.access_token)
         job.dest = prepare_destination(job.dest)
         if job.checksum is not None:
             job.checksum = parse_checksum(job.checksum, None)
@@ -413,6 +428,7 @@ class DownloadQueueService:
     def probe(self, source: object, access_token: Optional[str] = None) -> ProbeResult:
         """Ask the server for a URL's name, size and type without downloading it (blocking)."""
         text = validate_source(source)
+        access_token = validate_token(access_token)
         return probe(self._client, text, self._token(text, access_token))
 
     # -- public API: control --------------------------------------------------------------
@@ -763,6 +779,7 @@ class DownloadQueueService:
 
     def _work_until_retired(self) -> None:
         me = threading.current_thread()
+        small_files = False  # the last job this worker ran was a small file: ask ahead
         while True:
             with self._lock:
                 job = None
@@ -786,10 +803,38 @@ class DownloadQueueService:
                     self._work_available.wait(self._ramp.sleep_for(me, delay))
                 self._ramp.started_one(me)
                 running = self._start_job(job)
-                upcoming = self._scheduler.upcoming(ASK_AHEAD)
-            self._ask_ahead(upcoming)
+                upcoming = self._scheduler.upcoming(ASK_AHEAD) if small_files else []
+            try:
+                self._ask_ahead(upcoming)
+                self._deliver(job)
+                self._run(job, running)
+            except BaseException as exc:  # no job may take its worker (and join()) with it
+                self._salvage(job, exc)
+            # Asking ahead pays where files are small; for large ones each answer asked ahead
+            # is dropped, a connection (a TLS handshake) wasted.
+            small_files = job.complete and job.total_bytes <= SMALL_FILE
+
+    def _salvage(self, job: DownloadJob, exc: BaseException) -> None:
+        """Something failed around a job's transfer (a bug, a callback's bus, the journal):
+        end the job in error with what happened, and let the worker go on."""
+        logger.error("fetchq: job %s failed outside its transfer", job.id, exc_info=exc)
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        with self._lock:
+            self._running.pop(job.id, None)
+            self._settling.add(job.id)
+            if not job.in_terminal_state:
+                job.error_type = describe_error(exc)
+                job.error = text
+                job.job_ended = iso_now()
+                self._set_status(job, DownloadJobStatus.ERROR)
+                with contextlib.suppress(Exception):
+                    self._queue_event(job, "download_error")
+            self._release_claims(job.id)
+            with contextlib.suppress(Exception):
+                self._record(job)
+        with contextlib.suppress(Exception):
             self._deliver(job)
-            self._run(job, running)
+        self._settled(job)
 
     def _start_job(self, job: DownloadJob) -> _Running:
         self._set_status(job, DownloadJobStatus.RUNNING)

@@ -121,6 +121,17 @@ class Body:
     accepts_ranges: bool
 
 
+def check_coding(head: ResponseHead) -> None:
+    """Refuse a transfer coding fetchq did not ask for (it asks for none): the body would be
+    the coded bytes, not the file. Only ``chunked`` (which libcurl undoes) is taken."""
+    coding = head.header("transfer-encoding")
+    if coding is None:
+        return
+    codings = [part.strip().lower() for part in coding.split(",") if part.strip()]
+    if codings not in (["chunked"], ["identity"], []):
+        raise ResponseError(f"the server used a transfer coding not asked for: {coding[:60]!r}")
+
+
 def read_first_answer(
     head: ResponseHead, wanted: Optional[ByteRange], known_total: Optional[int]
 ) -> Body:
@@ -131,6 +142,8 @@ def read_first_answer(
     another attempt), :class:`FileChanged`, or ``HTTPError`` for a status we cannot use.
     """
     status = head.status
+    if 200 <= status < 300:
+        check_coding(head)
     if status in (200, 203):
         length = content_length(head)
         return Body(0, length, length, True, accepts_ranges(head))
@@ -186,6 +199,8 @@ def read_segment_answer(
     :func:`read_first_answer` for anything else.
     """
     status = head.status
+    if 200 <= status < 300:
+        check_coding(head)
     if status == 206:
         content_range = parse_content_range(head.header("content-range"))
         if isinstance(content_range, ContentRange) and matches_range(

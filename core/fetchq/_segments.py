@@ -12,13 +12,20 @@ import contextlib
 import functools
 import json
 import os
+import stat
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-SIDECAR_VERSION = 1
+from ._validation import redact_url
+
+SIDECAR_VERSION = 2
+"""2: the sidecar names the part file it describes (device and inode). A version-1 sidecar is
+not trusted; its part file is resumed as one without a sidecar (the bare-part rule)."""
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has no such flag (nor, usually, links)
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,9 @@ class PartState:
     etag: Optional[str] = None
     last_modified: Optional[str] = None
     done: ByteRanges = field(default_factory=ByteRanges)
+    part_id: Optional[tuple[int, int]] = None
+    """(device, inode) of the part file this describes: a sidecar next to another file (one a
+    server or another program put there) is not believed."""
 
     @property
     def validator(self) -> Optional[str]:
@@ -101,11 +111,12 @@ class PartState:
         return json.dumps(
             {
                 "version": SIDECAR_VERSION,
-                "source": self.source,
+                "source": _without_credentials(self.source),
                 "total": self.total,
                 "etag": self.etag,
                 "last_modified": self.last_modified,
                 "done": [list(r) for r in self.done],
+                "part": list(self.part_id) if self.part_id else None,
             }
         )
 
@@ -118,15 +129,30 @@ class PartState:
                 return None
             total = data.get("total")
             done = ByteRanges.of((int(s), int(e)) for s, e in data.get("done", []))
+            device, inode = (int(n) for n in data["part"])
+            etag, last_modified = data.get("etag"), data.get("last_modified")
+            if not all(value is None or isinstance(value, str) for value in (etag, last_modified)):
+                return None
             return cls(
                 source=str(data["source"]),
                 total=int(total) if total is not None else None,
-                etag=data.get("etag"),
-                last_modified=data.get("last_modified"),
+                etag=etag,
+                last_modified=last_modified,
                 done=done,
+                part_id=(device, inode),
             )
         except (ValueError, TypeError, KeyError):
             return None
+
+
+def _without_credentials(url: str) -> str:
+    """The URL a sidecar records: a file beside the download is no place for a password."""
+    return redact_url(url)
+
+
+def same_source(recorded: str, source: str) -> bool:
+    """Whether a sidecar's URL is the download's (recorded without its credentials)."""
+    return recorded in (source, _without_credentials(source))
 
 
 PART_SUFFIX = ".part"
@@ -143,20 +169,61 @@ def sidecar_path(download_path: Path) -> Path:
     return download_path.with_name(download_path.name + SIDECAR_SUFFIX)
 
 
-def load_part_state(download_path: Path) -> Optional[PartState]:
+def read_no_follow(path: Path, limit: int = 1 << 20) -> Optional[bytes]:
+    """The bytes of a regular file at ``path`` (never through a symbolic link), or None."""
     try:
-        text = sidecar_path(download_path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
         return None
-    return PartState.from_json(text)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def part_identity(download_path: Path) -> Optional[tuple[int, int]]:
+    """(device, inode) of the part file, if it is a regular file (not a link) at all."""
+    try:
+        info = os.lstat(part_path(download_path))
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def load_part_state(download_path: Path) -> Optional[PartState]:
+    """The sidecar of ``download_path``, if it is fetchq's and describes the part file there."""
+    raw = read_no_follow(sidecar_path(download_path))
+    if raw is None:
+        return None
+    try:
+        state = PartState.from_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if state is None or state.part_id is None or state.part_id != part_identity(download_path):
+        return None
+    return state
 
 
 def save_part_state(download_path: Path, state: PartState) -> None:
-    """Write the sidecar atomically: a reader sees the old state or the new, never half."""
+    """Write the sidecar atomically: a reader sees the old state or the new, never half.
+
+    The temporary file is new (``O_EXCL``, a random name), so a link planted in its place is
+    never followed; ``os.replace`` then replaces whatever is at the sidecar's name, links too.
+    """
     target = sidecar_path(download_path)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(state.to_json(), encoding="utf-8")
-    os.replace(temporary, target)
+    fd, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as output:
+            output.write(state.to_json())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def remove_partial(download_path: Path) -> None:

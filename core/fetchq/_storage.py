@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -27,8 +28,11 @@ if sys.platform != "win32":  # on Windows the in-process claim registry keeps jo
 
 _HAS_PWRITE = hasattr(os, "pwrite")
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-_PART_FILE_FLAGS = os.O_RDWR | os.O_CREAT | _BINARY
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # never write (or read) through a symbolic link
+_PART_FILE_FLAGS = os.O_RDWR | os.O_CREAT | _BINARY | _NOFOLLOW
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY | _NOFOLLOW
+_LINK_ERRORS = frozenset({errno.ELOOP, errno.EMLINK})
+"""What opening a symbolic link with ``O_NOFOLLOW`` fails with (Linux; the BSDs)."""
 
 _DISK_MESSAGES = {
     errno.ENOSPC: "the disk is full",
@@ -60,6 +64,20 @@ def check_free_space(folder: Path, needed: int) -> None:
         )
 
 
+def keep_free(folder: Path, reserve: int) -> None:
+    """Raise InsufficientSpaceError when less than ``reserve`` bytes are left free: a body of
+    unknown length (one that may never end) stops before it fills the disk."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < reserve:
+        raise InsufficientSpaceError(
+            f"only {free} bytes are left free in {folder}; a download of unknown size stops "
+            "here, with its partial file kept"
+        )
+
+
 class PartFile:
     """An open ``.part`` file, locked against other processes for as long as it is open."""
 
@@ -71,6 +89,10 @@ class PartFile:
             try:
                 fd = os.open(path, _PART_FILE_FLAGS, 0o644)
             except OSError as exc:
+                if exc.errno in _LINK_ERRORS:
+                    raise DestinationExistsError(
+                        f"{path.name} is a symbolic link; fetchq does not write through links"
+                    ) from exc
                 raise disk_error(exc, path) from exc
         self.fd = fd
         if sys.platform != "win32":
@@ -101,6 +123,11 @@ class PartFile:
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
+
+    def identity(self) -> tuple[int, int]:
+        """(device, inode): what the sidecar records, so it describes this file and no other."""
+        info = os.fstat(self.fd)
+        return (info.st_dev, info.st_ino)
 
     def write_at(self, data: memoryview, offset: int) -> None:
         """Write all of ``data`` at ``offset``; thread-safe, no shared file position."""
@@ -141,7 +168,7 @@ def file_digest(path: Path, algorithm: str) -> hashlib._Hash:
     digest = hashlib.new(algorithm)
     buffer = bytearray(1 << 20)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as stream:
+    with os.fdopen(os.open(path, os.O_RDONLY | _BINARY | _NOFOLLOW), "rb", buffering=0) as stream:
         while True:
             count = stream.readinto(view)
             if not count:
@@ -181,7 +208,7 @@ def promote(part: Path, target: Path, overwrite: bool) -> None:
             f"{target.name} appeared while downloading; the download is kept as {part.name}"
         ) from exc
     except (OSError, NotImplementedError):
-        if target.exists():
+        if os.path.lexists(target):
             raise DestinationExistsError(
                 f"{target.name} appeared while downloading; the download is kept as {part.name}"
             ) from None
@@ -193,14 +220,64 @@ def promote(part: Path, target: Path, overwrite: bool) -> None:
 def same_file_contents(
     path: Path, size: Optional[int], checksum: Optional[tuple[str, str]]
 ) -> bool:
-    """Whether an existing file is the one we would download: same size, and checksum if given."""
-    try:
-        actual_size = path.stat().st_size
-    except OSError:
+    """Whether an existing file is the one we would download: same size, and checksum if given.
+    A symbolic link never is, whatever it points to."""
+    if not is_regular_file(path):
         return False
+    actual_size = os.lstat(path).st_size
     if size is None or actual_size != size:
         return False
     if checksum is None:
         return True
     algorithm, expected = checksum
     return hexdigest(path, algorithm, len(expected)) == expected
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether a regular file (not a link, whatever it points to) is at ``path``."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def in_use_elsewhere(path: Path) -> bool:
+    """Whether another process holds the part file at ``path`` (its lock), or something that
+    is not a regular file stands there."""
+    try:
+        fd = os.open(path, os.O_RDWR | _BINARY | _NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return True
+        if sys.platform == "win32":
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock just taken
+
+
+def read_tail(path: Path, count: int) -> bytes:
+    """The last ``count`` bytes of the file at ``path`` (never through a link)."""
+    fd = os.open(path, os.O_RDONLY | _BINARY | _NOFOLLOW)
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - count)
+        return os.pread(fd, size - start, start) if hasattr(os, "pread") else _read_at(fd, start)
+    finally:
+        os.close(fd)
+
+
+def _read_at(fd: int, start: int) -> bytes:
+    os.lseek(fd, start, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -41,6 +41,9 @@ class Supervisor:
         split_after: float,
         split_if_longer_than: float,
         aborted: Callable[[], bool],
+        may_try: Callable[[], bool] = lambda: True,
+        tried: Callable[[bool], None] = lambda helped: None,
+        abandon: Callable[[], None] = lambda: None,
     ) -> None:
         self._add = add
         self._halt_extras = halt_extras
@@ -50,6 +53,9 @@ class Supervisor:
         self._split_after = split_after
         self._split_if_longer_than = split_if_longer_than
         self._aborted = aborted
+        self._may_try = may_try
+        self._tried = tried
+        self._abandon = abandon
         self._ended = threading.Semaphore(0)
         self._alive = 1  # the first connection, run by the job's thread; only this thread counts
         self.single_speed = 0.0
@@ -68,6 +74,14 @@ class Supervisor:
         self._thread.join()
 
     def _run(self) -> None:
+        stage = Growth.ONE
+        try:
+            stage = self._watch()
+        finally:
+            if stage is Growth.TWO:
+                self._abandon()  # the download ended while its trial ran
+
+    def _watch(self) -> Growth:
         probe_start: Optional[float] = None
         probe_bytes = 0
         retrial_at = 0.0
@@ -78,7 +92,7 @@ class Supervisor:
             ):
                 self._alive -= 1
                 if self._alive <= 0:
-                    return
+                    return stage
             now = time.monotonic()
             self._tick(now)
             if self._aborted():
@@ -93,12 +107,17 @@ class Supervisor:
                     stage = after_one(speed, left, self._split_if_longer_than)
                     self.single_speed = speed
                     retrial_at = now + RETRIAL_AFTER  # if settled: servers slow down, too
-                    # No free slot for the trial (other downloads of this host hold them all):
-                    # stay on one and ask again after the next measurement.
-                    if stage is Growth.TWO and not self._try_add():
+                    # Another download of this host is trying, or one found that a second
+                    # connection does not help there; or no slot is free: stay on one and
+                    # ask again after the next measurement.
+                    if stage is Growth.TWO and not self._may_try():
+                        stage = Growth.ONE
+                    elif stage is Growth.TWO and not self._try_add():
+                        self._abandon()
                         stage = Growth.ONE
                 else:
                     stage = after_two(speed, self.single_speed)
+                    self._tried(stage in (Growth.GROW, Growth.KEEP_TWO))
                     logger.debug(
                         "one connection %.0f B/s, two %.0f B/s: %s",
                         self.single_speed,

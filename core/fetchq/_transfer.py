@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import os
 import random
+import stat
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,13 +34,15 @@ from ._exceptions import (
     TransferError,
 )
 from ._http import FIRST_REQUEST_HEADERS, HttpClient, origin_of
-from ._limits import HostSlots, RateLimiter
+from ._limits import HostSlots, HostTrials, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
     Body,
+    ContentRange,
     FileChanged,
     NotSatisfiable,
     closed_after,
+    parse_content_range,
     read_416,
     read_first_answer,
 )
@@ -51,7 +54,7 @@ from ._retry import (
     parse_retry_after,
     transient,
 )
-from ._segmented import HOLD_AT_MOST, WRITE_SIZE, Connections, Setup
+from ._segmented import CHUNK_AT_MOST, HOLD_AT_MOST, WRITE_SIZE, Connections, Setup
 from ._segments import (
     ByteRanges,
     PartState,
@@ -59,6 +62,7 @@ from ._segments import (
     load_part_state,
     part_path,
     remove_partial,
+    same_source,
     save_part_state,
     sidecar_path,
 )
@@ -67,7 +71,11 @@ from ._storage import (
     check_free_space,
     hexdigest,
     hexdigest_of,
+    in_use_elsewhere,
+    is_regular_file,
+    keep_free,
     promote,
+    read_tail,
     same_file_contents,
 )
 from ._transport import ByteRange, Receiver, ResponseHead
@@ -79,6 +87,10 @@ KiB = 1 << 10
 INLINE_TICK_SECONDS = 0.05
 """How often a download on one connection reports its progress (the host throttles further)."""
 MAX_RESTARTS = 5
+SPACE_CHECK_EVERY = 64 * MiB
+"""Bytes of a body of unknown length between two looks at the free disk space."""
+OVERLAP = 64 * KiB
+"""Bytes at the end of a part file without a sidecar that are asked for again to check it."""
 MAX_NUMBERED_NAMES = 10_000
 
 
@@ -102,6 +114,9 @@ class TransferSettings:
     """Seconds between sidecar saves while bytes arrive: what a kill -9 can cost, at most."""
     lazy_sidecar_below: int = 1 * MiB
     """Downloads smaller than this write their sidecar only when interrupted or slow."""
+    keep_free: int = 256 * MiB
+    """A download of unknown size (a body that may never end) stops while this much disk is
+    still free, rather than fill it."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,7 @@ class TransferHost(Protocol):
     signal: AbortSignal
     limiter: RateLimiter
     host_slots: HostSlots
+    trials: HostTrials
 
     def claim(self, path: Path) -> bool:
         """Reserve ``path`` (and its part files) for this job; False if another job holds it."""
@@ -151,6 +167,26 @@ class TransferHost(Protocol):
     def attempt_started(self) -> None: ...
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
+
+
+class _Tail:
+    """Receives the answer to the overlap check of a bare part file: its head and some bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.head: Optional[ResponseHead] = None
+        self.body = bytearray()
+
+    def on_head(self, head: ResponseHead) -> bool:
+        self.head = head
+        return head.status == 206
+
+    def on_data(self, data: bytes) -> Optional[bool]:
+        self.body += data
+        return len(self.body) <= self.limit  # a longer body is not the range asked for
+
+    def on_idle(self) -> None:
+        return None
 
 
 class _Restart(Exception):
@@ -217,16 +253,20 @@ class Transfer:
         self._next_save = 0.0
         self._next_tick = 0.0
         self._ranges_refused = False  # learnt once, kept for every later attempt
+        self._bare_size = 0  # a part file without a sidecar, to check before going on
         # Per attempt: what the first response's head decided.
         self._wanted: Optional[ByteRange] = None
         self._after_body: Optional[Callable[[], TransferOutcome]] = None
         self._memory = bytearray()
+        self._filled = 0
         self._expected = 0
         self._connections: Optional[Connections] = None
         self._streaming = False
         self._stream_end: Optional[int] = None
-        self._stream_pending = bytearray()
+        self._stream_buffer = bytearray()
+        self._stream_held = 0
         self._stream_flush_by = 0.0
+        self._next_space_check = 0
 
     # -- the attempt loop -------------------------------------------------------------------
 
@@ -281,6 +321,9 @@ class Transfer:
         self._begin_attempt()
         if self.download_path is not None:
             self._load_resume_state(self.download_path)
+            if self._bare_size:
+                self._adopt_bare_part(self._bare_size)
+                self._bare_size = 0
             total = self._state.total
             if total is not None and self._state.done.covers(total) and self._part_exists():
                 self.host.set_target(self.download_path, total, None)
@@ -309,10 +352,10 @@ class Transfer:
     def _begin_attempt(self) -> None:
         """Forget what the last attempt's first response decided."""
         self._after_body = None
-        self._memory = bytearray()
+        self._memory, self._filled = bytearray(), 0
         self._connections = None
         self._streaming = False
-        self._stream_pending = bytearray()
+        self._stream_held = 0
 
     def _after_first_response(self, failure: Optional[BaseException]) -> TransferOutcome:
         if self._connections is not None:
@@ -324,8 +367,8 @@ class Transfer:
                 with contextlib.suppress(TransferError, OSError):
                     self._flush_stream()
         if failure is not None:
-            if self._memory:
-                self._keep_partial(memoryview(self._memory))
+            if self._filled:
+                self._keep_partial(memoryview(self._memory)[: self._filled])
             raise transient(failure)
         self._raise_if_aborted()
         if self._after_body is None:
@@ -386,6 +429,7 @@ class Transfer:
         if total is not None:
             if body.fresh and total <= self.settings.buffer_size and self._part is None:
                 self._expected = total
+                self._memory, self._filled = bytearray(total), 0  # filled in place
                 self.on_data = self._store_in_memory  # type: ignore[method-assign]
                 self._after_body = self._finish_in_memory
                 return True
@@ -395,6 +439,8 @@ class Transfer:
             self._stream_offset = body.start
             self._stream_end = body.end
             self._streaming = True
+            if not self._stream_buffer:
+                self._stream_buffer = bytearray(WRITE_SIZE + CHUNK_AT_MOST)
             self.on_data = self._store_stream  # type: ignore[method-assign]
             self.on_idle = self._stream_idle  # type: ignore[method-assign]
             self._after_body = self._finish_stream
@@ -434,13 +480,15 @@ class Transfer:
     # -- small bodies: whole in memory ------------------------------------------------------
 
     def _store_in_memory(self, data: bytes) -> Optional[bool]:
-        memory = self._memory
-        memory += data
+        filled = self._filled
+        room = self._expected - filled
+        more_than_announced = len(data) > room
+        if more_than_announced:
+            data = data[:room]
+        self._memory[filled : filled + len(data)] = data
+        self._filled = filled + len(data)
         self.host.limiter.consume(len(data), self.signal)
-        if len(memory) > self._expected:
-            del memory[self._expected :]
-            return False
-        return None
+        return False if more_than_announced else None
 
     def _finish_in_memory(self) -> TransferOutcome:
         """A body that fits in the buffer: checked in memory, then written in one go.
@@ -451,7 +499,7 @@ class Transfer:
         """
         assert self.download_path is not None
         total = self._expected
-        data = memoryview(self._memory)
+        data = memoryview(self._memory)[: self._filled]
         if len(data) < total:
             self._keep_partial(data)
             raise Retryable(ResponseError(closed_after(len(data), total)))
@@ -475,21 +523,25 @@ class Transfer:
             assert self._part is not None
             self._part.write_at(data, 0)
             self._state = dataclasses.replace(self._state, done=ByteRanges.of([(0, len(data))]))
-            self._memory = bytearray()
+            self._memory, self._filled = bytearray(), 0
 
     # -- bodies of unknown length -----------------------------------------------------------
 
     def _store_stream(self, data: bytes) -> Optional[bool]:
-        pending = self._stream_pending
+        held = self._stream_held
         end = self._stream_end
-        if end is not None and self._stream_offset + len(pending) + len(data) > end:
-            data = data[: max(0, end - self._stream_offset - len(pending))]
+        if end is not None and self._stream_offset + held + len(data) > end:
+            data = data[: max(0, end - self._stream_offset - held)]
         now = time.monotonic()
-        if not pending:
+        if not held:
             self._stream_flush_by = now + HOLD_AT_MOST
-        pending += data
+        buffer = self._stream_buffer
+        if held + len(data) > len(buffer):
+            buffer.extend(bytes(held + len(data) - len(buffer)))
+        buffer[held : held + len(data)] = data
+        self._stream_held = held + len(data)
         self.host.limiter.consume(len(data), self.signal)
-        if len(pending) >= WRITE_SIZE or now >= self._stream_flush_by:
+        if self._stream_held >= WRITE_SIZE or now >= self._stream_flush_by:
             self._flush_stream()
         if now >= self._next_tick:
             self._tick(now)
@@ -501,11 +553,16 @@ class Transfer:
 
     def _flush_stream(self) -> None:
         assert self._part is not None
-        pending = self._stream_pending
-        if pending:
-            self._part.write_at(memoryview(pending), self._stream_offset)
-            self._stream_offset += len(pending)
-            pending.clear()
+        held = self._stream_held
+        if held:
+            with memoryview(self._stream_buffer) as view:
+                self._part.write_at(view[:held], self._stream_offset)
+            self._stream_offset += held
+            self._stream_held = 0
+            if self._stream_offset >= self._next_space_check:
+                self._next_space_check = self._stream_offset + SPACE_CHECK_EVERY
+                assert self.download_path is not None
+                keep_free(self.download_path.parent, self.settings.keep_free)
 
     def _finish_stream(self) -> TransferOutcome:
         offset, end = self._stream_offset, self._stream_end
@@ -543,6 +600,7 @@ class Transfer:
                 signal=self.signal,
                 limiter=self.host.limiter,
                 host_slots=self.host.host_slots,
+                trials=self.host.trials,
                 host_key=self._host_key,
                 max_connections=self.request.max_connections,
                 fetch_range=self._fetch_range,
@@ -613,13 +671,20 @@ class Transfer:
 
     def _verdict(self, candidate: Path, total: Optional[int]) -> Optional[str]:
         """``"reuse"`` an identical file, ``"use"`` a free (or replaceable) name, ``"resume"``
-        our own part file there, or None: the name is taken."""
+        our own part file there, or None: the name is taken. Symbolic links are never followed:
+        one at the name or the part file's name takes it."""
         if os.path.lexists(candidate):
             if self._existing_file_matches(candidate, total):
                 return "reuse"
-            return "use" if self.request.overwrite and candidate.is_file() else None
-        if part_path(candidate).exists():
-            return "resume" if self._part_belongs_to_us(candidate) else None
+            return "use" if self.request.overwrite and is_regular_file(candidate) else None
+        part = part_path(candidate)
+        if os.path.lexists(part):
+            saved = load_part_state(candidate)
+            if saved is not None:  # fetchq's, for this download or another
+                return "resume" if same_source(saved.source, self.request.source) else None
+            # No sidecar (or one not describing it): a part file nobody holds is taken over
+            # under the name asked for, by the bare-part rule (see _adopt_bare_part).
+            return None if in_use_elsewhere(part) else "resume"
         return "use"
 
     def _existing_file_matches(self, path: Path, total: Optional[int]) -> bool:
@@ -629,7 +694,7 @@ class Transfer:
         different one is replaced only with ``overwrite``; otherwise this raises (for an explicit
         path) or the caller picks another name (for a folder).
         """
-        if not path.is_file():
+        if not os.path.lexists(path):
             return False
         if same_file_contents(path, total, self.request.checksum):
             return True
@@ -643,14 +708,14 @@ class Transfer:
 
     def _part_belongs_to_us(self, path: Path) -> bool:
         state = load_part_state(path)
-        return state is not None and state.source == self.request.source
+        return state is not None and same_source(state.source, self.request.source)
 
     def _resumable_part_at(self, path: Path) -> bool:
-        return part_path(path).exists() and self._part_belongs_to_us(path)
+        return self._part_belongs_to_us(path)
 
     def _reuse_existing(self, total: Optional[int]) -> TransferOutcome:
         assert self.download_path is not None
-        size = self.download_path.stat().st_size
+        size = os.lstat(self.download_path).st_size
         self.host.set_target(self.download_path, total if total is not None else size, None)
         self._close_part()
         if self._resumable_part_at(self.download_path):
@@ -660,7 +725,7 @@ class Transfer:
     # -- resume state -----------------------------------------------------------------------
 
     def _part_exists(self) -> bool:
-        return self.download_path is not None and part_path(self.download_path).exists()
+        return self.download_path is not None and is_regular_file(part_path(self.download_path))
 
     def _load_resume_state(self, path: Path) -> None:
         """Learn, once, what a part file left by an earlier run holds."""
@@ -670,22 +735,71 @@ class Transfer:
         if not self.host.claim(path):
             raise DestinationInUseError(f"another download is writing {path}")
         try:
-            size = part_path(path).stat().st_size
+            info = os.lstat(part_path(path))
         except OSError:
             return
+        if not stat.S_ISREG(info.st_mode):
+            raise DestinationExistsError(
+                f"{part_path(path).name} is not a file fetchq wrote (a link, a folder, ...); "
+                "it is left alone"
+            )
+        size = info.st_size
         saved = load_part_state(path)
         if saved is None:
-            if size > 0:  # a sequential download interrupted before its first sidecar
-                self._state = PartState(self.request.source, done=ByteRanges.of([(0, size)]))
-                self._resumed_without_validator = True
+            self._bare_size = size  # no sidecar to trust: see _adopt_bare_part
             return
-        if saved.source != self.request.source and saved.validator is None:
+        if not same_source(saved.source, self.request.source) and saved.validator is None:
             return  # someone else's bytes, and nothing to check them against
         done = saved.done.clip(size)
         self._state = dataclasses.replace(saved, source=self.request.source, done=done)
         self._sidecar_written = True
         if done and saved.validator is None:
             self._resumed_without_validator = True
+
+    def _adopt_bare_part(self, size: int) -> None:
+        """Go on from a part file that has no sidecar to say what it holds, or start again.
+
+        Such a file is left by a crash before the first save, an older fetchq, or a copy from
+        another machine; its bytes may be another version of the file, or garbage at its end.
+        So its last bytes (up to ``OVERLAP``) are asked for again: when the server sends the
+        same bytes there and names the version it serves (a validator, for ``If-Range`` from
+        now on) or a checksum will check the result, the download goes on from the file's
+        end; otherwise it starts from zero, under the same name. A server that ignores ranges
+        also means zero.
+        """
+        if size <= 0:
+            return
+        assert self.download_path is not None
+        overlap = min(OVERLAP, size)
+        answer = _Tail(overlap)
+        try:
+            self.client.fetch(
+                self.request.source,
+                FIRST_REQUEST_HEADERS,
+                self.request.token,
+                answer,
+                self.signal,
+                byte_range=(size - overlap, size),
+            )
+        except TransferError as exc:
+            raise transient(exc) from None
+        self._raise_if_aborted()
+        head = answer.head
+        if head is None or head.status != 206 or len(answer.body) != overlap:
+            return
+        content_range = parse_content_range(head.header("content-range"))
+        if not isinstance(content_range, ContentRange) or content_range.start != size - overlap:
+            return
+        etag, last_modified = head.header("etag"), head.header("last-modified")
+        state = PartState(self.request.source, content_range.total, etag, last_modified)
+        if state.validator is None and self.request.checksum is None:
+            return
+        if read_tail(part_path(self.download_path), overlap) != bytes(answer.body):
+            return
+        self._state = dataclasses.replace(state, done=ByteRanges.of([(0, size)]))
+        # Whatever the server says now, nothing says which version the file's bytes before
+        # the overlap came from: a checksum that fails gets one more try from zero.
+        self._resumed_without_validator = True
 
     def _first_range(self) -> Optional[ByteRange]:
         """The bytes the first request of this attempt asks for: None for the whole file."""
@@ -722,15 +836,17 @@ class Transfer:
             return self._plan.bytes_done()
         if self._stream_offset:
             return self._stream_offset
-        if self._memory:
-            return len(self._memory)
+        if self._filled:
+            return self._filled
         return self._state.done.size()
 
     def _save_state(self) -> None:
         """Record the bytes written in the sidecar (and in memory for the next attempt)."""
         if self.download_path is None or self._part is None:
             return
-        self._state = dataclasses.replace(self._state, done=self._current_done())
+        self._state = dataclasses.replace(
+            self._state, done=self._current_done(), part_id=self._part.identity()
+        )
         try:
             save_part_state(self.download_path, self._state)
             self._sidecar_written = True

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
-from ._exceptions import InvalidChecksumError, InvalidDestinationError, InvalidSourceError
+from ._exceptions import (
+    InvalidChecksumError,
+    InvalidDestinationError,
+    InvalidRequestError,
+    InvalidSourceError,
+)
 from ._url import SUPPORTED_SCHEMES, UrlError, parse_url
 
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
@@ -135,3 +140,24 @@ def parse_checksum(checksum: Optional[str], sha256: Optional[str]) -> Optional[s
             f"a {algorithm} checksum has {2 * size} hex digits, not {len(expected)}"
         )
     return f"{algorithm}:{expected}"
+
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def validate_token(token: object) -> Optional[str]:
+    """A bearer token fit for an ``Authorization`` header, or None for none.
+
+    Headers are bytes on the wire: a token with spaces, control characters or letters outside
+    ASCII cannot be sent as given, and would fail in a worker; refuse it here, saying why.
+    """
+    if token is None or token == "":
+        return None
+    if not isinstance(token, str):
+        raise InvalidRequestError(f"the access token must be a string, not {type(token).__name__}")
+    if not _VISIBLE_ASCII.fullmatch(token):
+        raise InvalidRequestError(
+            "the access token may hold only visible ASCII characters (no spaces, control "
+            "characters or letters beyond ASCII)"
+        )
+    return token

@@ -17,6 +17,7 @@ from tests.helpers import (
     payload,
     sha256,
     wait_until,
+    write_partial,
 )
 
 
@@ -106,12 +107,27 @@ def test_complete_part_file_is_completed_by_416(
 ) -> None:
     data = payload(300_000)
     url = server.add("/done.bin", data)
-    (downloads / "done.bin.part").write_bytes(data)  # a finished part, no sidecar
+    etag = server.resources["/done.bin"].etag
+    write_partial(downloads / "done.bin", data, url, etag)  # a whole part, size not recorded
     job = queue.download(url, downloads / "done.bin")
     assert queue.wait_for_job(job, LONG).complete
     request = server.requests_for("/done.bin")[0]
     assert (request.header("Range"), request.status) == (f"bytes={len(data)}-", 416)
     assert server.bytes_sent("/done.bin") == 0
+    assert file_sha256(downloads / "done.bin") == sha256(data)
+
+
+def test_a_whole_part_file_without_sidecar_is_checked_then_finished(
+    queue: DownloadQueueService, server: TestServer, downloads: Path
+) -> None:
+    data = payload(300_000)
+    url = server.add("/done.bin", data)
+    (downloads / "done.bin.part").write_bytes(data)  # no sidecar: the bare-part rule
+    job = queue.download(url, downloads / "done.bin")
+    assert queue.wait_for_job(job, LONG).complete
+    (request,) = server.requests_for("/done.bin")
+    assert request.header("Range") == "bytes=234464-299999"  # its last 64 KiB, compared
+    assert server.bytes_sent("/done.bin") == 65_536
     assert file_sha256(downloads / "done.bin") == sha256(data)
 
 
@@ -123,10 +139,11 @@ def test_part_file_without_sidecar_is_continued(
     (downloads / "half.bin.part").write_bytes(data[:200_000])
     job = queue.download(url, downloads / "half.bin")
     assert queue.wait_for_job(job, LONG).complete
-    request = server.requests_for("/half.bin")[0]
-    assert request.header("Range") == "bytes=200000-"
-    assert request.header("If-Range") is None
-    assert server.bytes_sent("/half.bin") == 300_000
+    check, rest = server.requests_for("/half.bin")
+    assert check.header("Range") == "bytes=134464-199999"
+    assert rest.header("Range") == "bytes=200000-"
+    assert rest.header("If-Range") == server.resources["/half.bin"].etag
+    assert server.bytes_sent("/half.bin") == 65_536 + 300_000
     assert file_sha256(downloads / "half.bin") == sha256(data)
 
 
@@ -135,7 +152,7 @@ def test_mismatched_content_range_is_refused(
 ) -> None:
     data = payload(400_000)
     url = server.add("/liar.bin", data, headers={"Content-Range": "bytes 7-9/400000"})
-    (downloads / "liar.bin.part").write_bytes(data[:100_000])
+    write_partial(downloads / "liar.bin", data[:100_000], url, server.resources["/liar.bin"].etag)
     queue = make_queue()
     job = queue.download(url, downloads / "liar.bin")
     queue.wait_for_job(job, LONG)
