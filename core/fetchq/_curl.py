@@ -43,6 +43,10 @@ _DRAIN_AT_MOST = 64 * 1024
 """A body nobody wants (a redirect's) is read to its end up to this size, keeping the
 connection; a longer one closes it."""
 _FTP_SCHEMES = frozenset({"ftp", "ftps"})
+RECEIVE_BUFFER = 512 * 1024
+"""libcurl's receive buffer: its 16 KiB default made a recv call (and, for plain http, a
+callback) per 16 KiB; 512 KiB took 1 GiB over loopback http in 1.1-1.5 s against 1.7-3.1 s,
+and 1.6-1.7 s against 1.8-1.9 s over https (1 MiB and 2 MiB were no better)."""
 _IDLE_AFTER = 0.1
 """Seconds without a byte before the receiver is told it may write out what it holds."""
 
@@ -263,6 +267,7 @@ class CurlTransport:
         setopt(pycurl.HTTP_CONTENT_DECODING, 0)
         setopt(_SUPPRESS_CONNECT_HEADERS, 1)
         setopt(pycurl.TCP_KEEPALIVE, 1)
+        setopt(pycurl.BUFFERSIZE, RECEIVE_BUFFER)
         if not self.http2:
             setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
         trust = self.trust

@@ -72,35 +72,30 @@ class SegmentWriter:
     stealing), or up into a free range that follows (the stream goes on).
     """
 
-    __slots__ = ("_buffer", "_connections", "_flush_by", "_halt", "_held", "_limited", "segment")
+    __slots__ = ("_chunks", "_connections", "_flush_by", "_halt", "_held", "_limited", "segment")
 
     def __init__(self, connections: Connections, segment: Segment, halt: threading.Event) -> None:
         self._connections = connections
         self.segment = segment
         self._halt = halt
-        # A buffer made once and filled in place: growing a bytearray and clearing it after
-        # each write made the allocator remap its memory for every chunk (43 000 mremap calls
-        # for 1 GiB).
-        self._buffer = bytearray(WRITE_SIZE + CHUNK_AT_MOST)
+        # libcurl's chunks are kept as they came (each a new bytes object) and written with one
+        # pwritev: no copy into a buffer of ours first.
+        self._chunks: list[bytes] = []
         self._held = 0
         self._flush_by = 0.0
         self._limited = connections.setup.limiter.rate is not None
 
     def on_data(self, data: bytes) -> Optional[bool]:
         """Keep a chunk; write when a piece is full, its segment's end is reached, or the
-        oldest byte held waited ``HOLD_AT_MOST``. Runs for every 16 KiB: kept lean."""
-        held = self._held
-        size = len(data)
+        oldest byte held waited ``HOLD_AT_MOST``. Runs for every chunk: kept lean."""
         now = time.monotonic()
-        if not held:
+        if not self._held:
             self._flush_by = now + HOLD_AT_MOST
-        if held + size > len(self._buffer):  # a chunk larger than libcurl's usual
-            self._buffer.extend(bytes(held + size - len(self._buffer)))
-        self._buffer[held : held + size] = data
-        held = self._held = held + size
+        self._chunks.append(data)
+        held = self._held = self._held + len(data)
         if self._limited:
             setup = self._connections.setup
-            setup.limiter.consume(size, setup.signal)
+            setup.limiter.consume(len(data), setup.signal)
         segment = self.segment
         if held >= WRITE_SIZE or segment.position + held >= segment.end or now >= self._flush_by:
             if not self.flush():
@@ -126,25 +121,22 @@ class SegmentWriter:
         """Write what is held; False when the segment is done (the rest is not ours)."""
         setup = self._connections.setup
         plan, part = setup.plan, setup.part
-        segment, held = self.segment, self._held
+        segment, chunks, held = self.segment, self._chunks, self._held
+        self._chunks, self._held = [], 0
         written = 0
-        try:
-            with memoryview(self._buffer) as view:
-                while written < held:
-                    room = segment.end - segment.position
-                    if room <= 0:
-                        if not plan.advance(segment, 0):
-                            return False
-                        continue
-                    with view[written : min(held, written + room)] as piece:
-                        part.write_at(piece, segment.position)
-                        count = len(piece)
-                    written += count
-                    if not plan.advance(segment, count):
-                        return False
-            return True
-        finally:
-            self._held = 0
+        while written < held:
+            room = segment.end - segment.position
+            if room <= 0:
+                if not plan.advance(segment, 0):
+                    return False
+                continue
+            piece = _take(chunks, min(room, held - written))
+            part.write_chunks_at(piece, segment.position)
+            count = sum(len(chunk) for chunk in piece)
+            written += count
+            if not plan.advance(segment, count):
+                return False
+        return True
 
     def flushed(self) -> Optional[BaseException]:
         """Write what is held; the disk's error if it refused, else None."""
@@ -158,6 +150,21 @@ class SegmentWriter:
         """After a failed read: keep what arrived, unless the disk is what failed."""
         with contextlib.suppress(TransferError, OSError):
             self.flush()
+
+
+def _take(chunks: list[bytes], count: int) -> list[bytes]:
+    """The first ``count`` bytes of ``chunks``, taken off the list (a chunk split if need be)."""
+    taken: list[bytes] = []
+    while count and chunks:
+        chunk = chunks[0]
+        if len(chunk) <= count:
+            taken.append(chunks.pop(0))
+            count -= len(chunk)
+        else:
+            taken.append(chunk[:count])
+            chunks[0] = chunk[count:]
+            count = 0
+    return taken
 
 
 class _RangeReceiver(SegmentWriter):

@@ -75,11 +75,21 @@ class FullDisk:
         self.limit, self.code, self.armed = limit, code, True
         self._pwrite = os.pwrite
         monkeypatch.setattr(os, "pwrite", self.pwrite)
+        if hasattr(os, "pwritev"):
+            self._pwritev = os.pwritev
+            monkeypatch.setattr(os, "pwritev", self.pwritev)
+
+    def _check(self, end: int) -> None:
+        if self.armed and end > self.limit:
+            raise OSError(self.code, os.strerror(self.code))
 
     def pwrite(self, fd: int, data: Any, offset: int) -> int:
-        if self.armed and offset + len(data) > self.limit:
-            raise OSError(self.code, os.strerror(self.code))
+        self._check(offset + len(data))
         return self._pwrite(fd, data, offset)
+
+    def pwritev(self, fd: int, chunks: Any, offset: int) -> int:
+        self._check(offset + sum(len(chunk) for chunk in chunks))
+        return self._pwritev(fd, chunks, offset)
 
 
 @pytest.mark.parametrize(
