@@ -45,31 +45,41 @@ from ._exceptions import (
     NetworkError,
     RedirectError,
     ResponseError,
+    ServiceInactiveException,
     SizeMismatch,
     TransferError,
     UnknownJobIDException,
+    UnsafeDownloadURLException,
     UnsafeFileNameError,
 )
 from ._http import is_public_address
-from ._job import DownloadEventHandler, DownloadJob, DownloadJobStatus
+from ._job import (
+    DownloadEventHandler,
+    DownloadExceptionHandler,
+    DownloadJob,
+    DownloadJobBase,
+    DownloadJobStatus,
+    MultiFileDownloadJob,
+)
 from ._naming import sanitize_filename
 from ._probe import ProbeResult
 from ._progress import TqdmProgress
 from ._queue import DownloadQueueService, JobCallbacks
 from ._retry import RetryPolicy, Timeouts
+from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
 from ._validation import parse_checksum, validate_source
 
 __version__ = "0.1.0"
 
 if _typing.TYPE_CHECKING:
-    from ._http_error import HTTPError
+    from requests import HTTPError
 
 
 def __getattr__(name: str) -> object:
-    """``HTTPError`` on first use: it derives from requests', which plain http never loads."""
+    """``HTTPError`` on first use: it is requests' own, and plain downloads never load requests."""
     if name == "HTTPError":
-        from ._http_error import HTTPError
+        from requests import HTTPError
 
         return HTTPError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -89,12 +99,15 @@ __all__ = [
     "DownloadEvent",
     "DownloadEventBase",
     "DownloadEventHandler",
+    "DownloadExceptionHandler",
     "DownloadJob",
+    "DownloadJobBase",
     "DownloadJobCancelledException",
     "DownloadJobStatus",
     "DownloadPausedEvent",
     "DownloadProgressEvent",
     "DownloadQueueService",
+    "DownloadQueueServiceBase",
     "DownloadRetryEvent",
     "DownloadStartedEvent",
     "EventBus",
@@ -111,17 +124,20 @@ __all__ = [
     "JournalError",
     "JournalFormatError",
     "JournalLockedError",
+    "MultiFileDownloadJob",
     "NetworkError",
     "ProbeResult",
     "RedirectError",
     "ResponseError",
     "RetryPolicy",
+    "ServiceInactiveException",
     "SizeMismatch",
     "Timeouts",
     "TqdmProgress",
     "TransferError",
     "TransferSettings",
     "UnknownJobIDException",
+    "UnsafeDownloadURLException",
     "UnsafeFileNameError",
     "__version__",
     "is_public_address",

@@ -26,7 +26,7 @@ import pycurl
 
 from ._abort import AbortSignal
 from ._ahead import Answer, AskAhead
-from ._exceptions import BlockedAddressError
+from ._exceptions import UnsafeDownloadURLException
 from ._failures import Failure, network_error
 from ._retry import Timeouts
 from ._transport import Headers, Receiver, Request, ResponseHead
@@ -435,7 +435,7 @@ class _Exchange:
             return
         url = self._request.url
         if self.blocked is not None:
-            self.error = BlockedAddressError(
+            self.error = UnsafeDownloadURLException(
                 f"refused to connect to {url.host} at non-public address {self.blocked}"
             )
             return

@@ -1,12 +1,13 @@
 """Download events, the bus protocol, progress throttling and safe dispatch of callbacks.
 
-A bus is any object with ``dispatch(event)``; an object with InvokeAI's
-``emit_download_started(job)``-style methods works too. A callback or bus that raises is logged
+A bus is any object with ``dispatch(event)``, or InvokeAI's ``emit_download_started(job)``-style
+methods, which win where a bus has both. A callback or bus that raises is logged
 and skipped: the download goes on.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -123,6 +124,28 @@ def make_event(name: str, job: DownloadJob, **fields: object) -> DownloadEvent:
     raise ValueError(f"unknown event {name!r}")
 
 
+def takes_exception(handler: Optional[Callable[..., object]]) -> bool:
+    """Whether an ``on_error`` handler takes the exception too: InvokeAI's are
+    ``(job, exception)``, the reference page's ``(job)``. Looked at once, when a job is
+    submitted; a callable whose signature cannot be read gets the job alone."""
+    if handler is None:
+        return False
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional += 1
+    return positional >= 2
+
+
 def call_safely(handler: Callable[..., object], *args: object) -> None:
     """Call a user callback; log and swallow what it raises."""
     try:
@@ -132,14 +155,20 @@ def call_safely(handler: Callable[..., object], *args: object) -> None:
 
 
 def publish(bus: object, event: DownloadEvent, job: DownloadJob) -> None:
-    """Send ``event`` to a ``dispatch`` bus, or to InvokeAI's ``emit_<name>(job)`` method."""
-    dispatch = getattr(bus, "dispatch", None)
-    if callable(dispatch):
-        call_safely(dispatch, event)
-        return
+    """Send the event to InvokeAI's ``emit_<name>(job)`` method where the bus has it (the bus
+    builds its own event from the job), else ``event`` to its ``dispatch``.
+
+    InvokeAI's bus has both, and its ``dispatch`` expects InvokeAI's event classes, not ours.
+    """
     emitter = getattr(bus, f"emit_{event.name}", None)
     if callable(emitter):
         call_safely(emitter, job)
+        return
+    if hasattr(bus, "emit_download_started"):
+        return  # an InvokeAI bus has no method for this event (a retry): it is not sent
+    dispatch = getattr(bus, "dispatch", None)
+    if callable(dispatch):
+        call_safely(dispatch, event)
 
 
 class ProgressThrottle:

@@ -9,14 +9,18 @@
     │   └── InvalidChecksumError             a checksum that is not "ALGO:HEX" for a known algorithm
     ├── UnknownJobIDException (LookupError)  id_to_job() of an id this queue does not know
     ├── DownloadJobCancelledException        the error_type recorded on a cancelled job
+    ├── ServiceInactiveException (RuntimeError)   download() on a closed queue
     ├── TransferError                        why a download failed; its name goes in job.error_type
     │   ├── NetworkError (ConnectionError)   no such host, nothing answers, a stall, a reset, TLS;
     │   │   │                                .failure says which (a closed set), .retryable
     │   │   └── CertificateError             the server's certificate is not trusted (not retried)
-    │   ├── HTTPError (requests.HTTPError)   a status we cannot use; .status_code keeps it
+    │   ├── HTTPStatusError                  a status we cannot use, inside fetchq; a job
+    │   │                                    ends with it as requests.HTTPError (below)
+    │   ├── ResumeRequired                   not an error: a job pauses with resume_required
     │   ├── ResponseError                    a body or header that contradicts itself or the request
     │   ├── RedirectError                    too many redirects, or one to a scheme we refuse
     │   ├── BlockedAddressError              the private-address guard refused a connection
+    │   │   └── UnsafeDownloadURLException (ValueError)   what the guard raises (InvokeAI's name)
     │   ├── IntegrityError                   the bytes are not the file that was asked for
     │   │   ├── SizeMismatch
     │   │   └── ChecksumMismatch
@@ -32,11 +36,13 @@
         └── JournalLockedError               another live process holds it
 
 A job's ``error_type`` is ``f"{type(exc).__name__}({exc})"``, so the 404 of the reference page reads
-``HTTPError(Not Found)``.
+``HTTPError(Not Found)``, with the reason as the server sent it.
 
-``HTTPError`` lives in :mod:`._http_error`, made by :func:`http_error` and exported by
-``fetchq`` on first use: deriving from requests' means importing requests, a tenth of a second
-of start-up that plain-http downloads (fetchq's own client) never need.
+A status fetchq cannot use ends a job as ``requests.exceptions.HTTPError`` itself, not a class of
+fetchq's: InvokeAI's code and tests name it by that module (its traceback in ``job.error`` reads
+``requests.exceptions.HTTPError: Not Found``). It carries ``status_code``, and ``response`` with
+the status, reason and URL. Inside fetchq the status travels as :class:`HTTPStatusError` (so
+the core imports requests only when a job fails that way); :func:`http_error` converts it.
 """
 
 from __future__ import annotations
@@ -44,14 +50,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._http_error import HTTPError
+    import requests
 
 
-def http_error(reason: str, status_code: int) -> HTTPError:
-    """An :class:`HTTPError` for a status we cannot use (requests loads with the first one)."""
-    from ._http_error import HTTPError
+def http_error(reason: str, status_code: int, url: str = "") -> requests.HTTPError:
+    """requests' own ``HTTPError`` for a status we cannot use, with ``status_code`` and a
+    ``response`` that holds the status, the reason and the URL (requests loads here)."""
+    import requests
 
-    return HTTPError(reason, status_code=status_code)
+    response = requests.Response()
+    response.status_code = status_code
+    response.reason = reason
+    response.url = url
+    error = requests.HTTPError(reason, response=response)
+    error.status_code = status_code  # type: ignore[attr-defined]
+    return error
 
 
 class FetchqError(Exception):
@@ -76,6 +89,10 @@ class InvalidChecksumError(InvalidRequestError):
 
 class UnknownJobIDException(FetchqError, LookupError):
     """No job with this id is known to the queue."""
+
+
+class ServiceInactiveException(FetchqError, RuntimeError):
+    """The queue takes no more downloads: it was closed (InvokeAI's name)."""
 
 
 class DownloadJobCancelledException(FetchqError):
@@ -106,6 +123,25 @@ class CertificateError(NetworkError):
         super().__init__(message, "certificate", retryable=False)
 
 
+class HTTPStatusError(TransferError):
+    """A status we cannot use, as fetchq's code passes it on; a job ends with
+    :meth:`as_http_error` (requests' ``HTTPError``), as the reference API has it."""
+
+    def __init__(self, reason: str, status_code: int, url: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status_code = status_code
+        self.url = url
+
+    def as_http_error(self) -> requests.HTTPError:
+        return http_error(self.reason, self.status_code, self.url)
+
+
+class ResumeRequired(TransferError):
+    """The server refused to resume a partial file fetchq did not write (InvokeAI's): the job
+    pauses with ``resume_required``, the file kept, until it is resumed from zero."""
+
+
 class ResponseError(TransferError):
     """The response contradicts itself or the request (Content-Range, lengths, a bogus 416)."""
 
@@ -116,6 +152,11 @@ class RedirectError(TransferError):
 
 class BlockedAddressError(TransferError):
     """The private-address guard refused to connect to this address."""
+
+
+class UnsafeDownloadURLException(BlockedAddressError, ValueError):
+    """What the guard raises: InvokeAI's name for it, which code and tests written for
+    InvokeAI look for in ``error_type``."""
 
 
 class IntegrityError(TransferError):
@@ -172,4 +213,5 @@ class JournalLockedError(JournalError):
 
 def describe_error(exc: BaseException) -> str:
     """The ``error_type`` text of a job that failed with ``exc``."""
-    return f"{type(exc).__name__}({exc})"
+    name = "HTTPError" if isinstance(exc, HTTPStatusError) else type(exc).__name__
+    return f"{name}({exc})"

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Optional, cast
 
 from ._abort import AbortSignal
-from ._exceptions import BlockedAddressError, RedirectError
+from ._exceptions import RedirectError, UnsafeDownloadURLException
 from ._retry import Timeouts
 from ._transport import AddressPolicy, ByteRange, Receiver, Request, ResponseHead, Transport
 from ._url import Url, UrlError, join_url, parse_url
@@ -123,7 +123,7 @@ def check_resolved(host: str, policy: AddressPolicy) -> None:
     for info in infos:
         address = str(info[4][0])
         if not policy(address):
-            raise BlockedAddressError(
+            raise UnsafeDownloadURLException(
                 f"refused to connect to {host} at non-public address {address}"
             )
 
@@ -228,7 +228,7 @@ class HttpClient:
 
         ``headers`` go to every hop; the token and the URL's credentials only to hops on the
         source's origin. Raises :class:`RedirectError` for a redirect loop or a refused target,
-        :class:`BlockedAddressError` from the guard, and the transport's errors.
+        :class:`UnsafeDownloadURLException` from the guard, and the transport's errors.
         """
         source = parse_url(url)
         current = source

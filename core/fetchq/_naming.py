@@ -34,12 +34,18 @@ _TOKEN_OR_QUOTED = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*|\s*([^;]*)')
 
 
 def _split_parameters(header: str) -> list[tuple[str, str]]:
-    """Split ``type; a=1; b="x;y"`` into ``[("a", "1"), ("b", "x;y")]``, keeping quoted ``;``."""
+    """Split ``type; a=1; b="x;y"`` into ``[("a", "1"), ("b", "x;y")]``, keeping quoted ``;``.
+
+    Browsers read a header that starts with a parameter (``filename="a.bin"``, no type before
+    it) as that parameter; so do we."""
     params: list[tuple[str, str]] = []
-    position = header.find(";")
-    if position < 0:
+    first = header.find(";")
+    if "=" in header[: first if first >= 0 else len(header)]:
+        position = 0  # no disposition type: the header starts with a parameter
+    elif first < 0:
         return params
-    position += 1
+    else:
+        position = first + 1
     while position < len(header):
         equals = header.find("=", position)
         semicolon = header.find(";", position)

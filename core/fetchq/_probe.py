@@ -72,7 +72,7 @@ def probe(
 def _result(url: str, final_url: str, head: ResponseHead) -> ProbeResult:
     status = head.status
     if status >= 400 and status != 416:
-        raise http_error(head.reason or status_phrase(status), status)
+        raise http_error(head.reason or status_phrase(status), status, final_url)
     size: Optional[int] = None
     ranges = False
     if status == 206:

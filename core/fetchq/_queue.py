@@ -22,17 +22,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 from pydantic import ValidationError
 
 from ._abort import AbortReason, AbortSignal, TransferAborted
-from ._events import ProgressThrottle, call_safely, make_event, publish
+from ._app_config import AppConfigView
+from ._events import ProgressThrottle, call_safely, make_event, publish, takes_exception
 from ._exceptions import (
     DownloadJobCancelledException,
     InvalidDestinationError,
+    InvalidRequestError,
     InvalidSourceError,
     JournalCorruptError,
+    ResumeRequired,
+    ServiceInactiveException,
     UnknownJobIDException,
     describe_error,
 )
@@ -41,16 +45,27 @@ from ._job import (
     TERMINAL_STATUSES,
     DownloadEventHandler,
     DownloadJob,
+    DownloadJobBase,
     DownloadJobStatus,
+    ErrorHandler,
+    MultiFileDownloadJob,
     iso_now,
 )
 from ._journal import Journal, JournalChange, JournalRecord
 from ._limits import HostSlots, HostTrials, RateLimiter
+from ._package import (
+    package_download_path,
+    package_status,
+    part_destination,
+    part_spec,
+    totals,
+)
 from ._probe import ProbeResult, probe
 from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
 from ._scheduler import RampWatch, Scheduler
 from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
+from ._service_base import DownloadQueueServiceBase
 from ._transfer import Transfer, TransferRequest, TransferSettings
 from ._validation import (
     parse_checksum,
@@ -64,6 +79,8 @@ if TYPE_CHECKING:
     import requests
 
 logger = logging.getLogger("fetchq")
+
+_AnyJob = TypeVar("_AnyJob", DownloadJob, MultiFileDownloadJob)
 
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
@@ -82,7 +99,10 @@ class JobCallbacks:
     on_progress: Optional[DownloadEventHandler] = None
     on_complete: Optional[DownloadEventHandler] = None
     on_cancelled: Optional[DownloadEventHandler] = None
-    on_error: Optional[DownloadEventHandler] = None
+    on_error: Optional[ErrorHandler] = None
+    on_running: Optional[DownloadEventHandler] = None
+    """A worker took the job and is connecting; ``on_start`` follows when the server answers
+    with the file. Service-wide only: the reference API has no such callback."""
 
 
 _EVENT_CALLBACKS = {
@@ -90,8 +110,11 @@ _EVENT_CALLBACKS = {
     "download_progress": "on_progress",
     "download_complete": "on_complete",
     "download_cancelled": "on_cancelled",
+    "download_paused": "on_cancelled",  # InvokeAI calls on_cancelled on a pause (status PAUSED)
     "download_error": "on_error",
 }
+_CALLBACK_ONLY = frozenset({"download_running"})
+"""Events that reach the service-wide callbacks, never a job's callbacks or the bus."""
 
 
 class _Outbox:
@@ -117,6 +140,9 @@ class _Running:
         self.throttle = ProgressThrottle()
         self.resume_after_pause = False
         self.started = time.monotonic()
+        self.announced = False  # download_started sent: the server answered with the file
+        self.start_over = service._start_over.pop(job.id, False)
+        self.reported = -1  # the bytes the last progress event carried
 
     def claim(self, path: Path) -> bool:
         return self.service._claim(self.job, path)
@@ -139,10 +165,21 @@ class _Running:
         now = time.monotonic()
         if self.throttle.due(now, done, total or 0):
             self.throttle.mark(now, done)
+            self.reported = done
             self.service._post(job, "download_progress")
 
     def attempt_started(self) -> None:
         self.job.attempts += 1
+
+    def answered(self, final_url: str, etag: Optional[str], last_modified: Optional[str]) -> None:
+        job = self.job
+        job.final_url = final_url
+        job.etag = etag or job.etag
+        job.last_modified = last_modified or job.last_modified
+
+    def started_over(self, message: str) -> None:
+        self.job.resume_from_scratch = True
+        self.job.resume_message = message
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None:
         self.service._post(
@@ -152,6 +189,31 @@ class _Running:
             delay=delay,
             error_type=describe_error(error),
         )
+
+
+class _Package:
+    """The queue's side of a multi-file job: what its files' events have added up to."""
+
+    __slots__ = (
+        "active",
+        "cancelled",
+        "failed",
+        "failure",
+        "follow_up",
+        "job",
+        "reported",
+        "throttle",
+    )
+
+    def __init__(self, job: MultiFileDownloadJob) -> None:
+        self.job = job
+        self.throttle = ProgressThrottle()
+        self.reported = -1  # the bytes the last progress callback carried
+        self.failure: Optional[BaseException] = None  # the first file's error ends the job
+        self.failed = False
+        self.cancelled = False
+        self.active = False  # a file started since the job was last queued
+        self.follow_up = False  # the files still going must be cancelled
 
 
 @functools.lru_cache(maxsize=256)
@@ -172,7 +234,7 @@ def _claim_keys(path: Path) -> tuple[str, ...]:
     )
 
 
-class DownloadQueueService:
+class DownloadQueueService(DownloadQueueServiceBase):
     """A multithreaded, prioritized, resumable download queue (InvokeAI's API).
 
     Ready on construction; ``start()`` and ``stop()`` are idempotent; a context manager that stops
@@ -191,7 +253,7 @@ class DownloadQueueService:
         retry: Optional[RetryPolicy] = None,
         timeouts: Optional[Timeouts] = None,
         tokens: Iterable[tuple[str, str]] = (),
-        allow_private_addresses: bool = True,
+        allow_private_addresses: Optional[bool] = None,
         journal: Union[str, os.PathLike[str], None] = None,
         resume_restored: bool = True,
         on_restore: Optional[Callable[[DownloadJob], None]] = None,
@@ -201,7 +263,17 @@ class DownloadQueueService:
         proxy: Optional[str] = None,
         http2: bool = True,
         ca_bundle: Union[str, os.PathLike[str], None] = None,
+        app_config: Optional[object] = None,
     ) -> None:
+        """``app_config``: InvokeAI's config, or any object with its ``download_proxy``,
+        ``allow_private_download_urls`` and ``remote_api_tokens`` (see :mod:`._app_config`);
+        inside InvokeAI a queue made without one reads InvokeAI's own, as InvokeAI's does.
+        Arguments given here win over it."""
+        config = AppConfigView.of(app_config)
+        if proxy is None:
+            proxy = config.download_proxy
+        if allow_private_addresses is None:
+            allow_private_addresses = config.allow_private is not False
         if max_parallel_dl < 1:
             raise ValueError("max_parallel_dl must be at least 1")
         if max_connections_per_download < 1:
@@ -216,9 +288,11 @@ class DownloadQueueService:
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
         self._callbacks = callbacks or JobCallbacks()
+        self._error_gets_exception = takes_exception(self._callbacks.on_error)
         self._token_rules = tuple(
             TokenRule.of(pattern, validate_token(token) or "") for pattern, token in tokens
         )
+        self._app_config = config
         self._limiter = RateLimiter(speed_limit)
         self._host_slots = HostSlots(max_connections_per_host)
         self._host_trials = HostTrials()
@@ -240,12 +314,15 @@ class DownloadQueueService:
         self._all_settled = threading.Condition(self._lock)
         self._job_settled = threading.Condition(self._lock)
         self._jobs: dict[int, DownloadJob] = {}
+        self._packages: dict[int, _Package] = {}  # multi-file jobs; their files are in _jobs
+        self._reserved_ids: set[int] = set()  # given to files of a package not yet submitted
         self._scheduler = Scheduler(self._jobs)
         self._running: dict[int, _Running] = {}
         self._settling: set[int] = set()  # changed state, callbacks not yet delivered
         self._outboxes: dict[int, _Outbox] = {}
         self._versions: dict[int, int] = {}
         self._resume_at_start: set[int] = set()
+        self._start_over: dict[int, bool] = {}  # resumed after resume_required: from zero
         self._remove_when_done: set[int] = set()
         self._claims: dict[str, int] = {}
         self._claims_by_job: dict[int, set[str]] = {}
@@ -287,7 +364,7 @@ class DownloadQueueService:
         on_progress: Optional[DownloadEventHandler] = None,
         on_complete: Optional[DownloadEventHandler] = None,
         on_cancelled: Optional[DownloadEventHandler] = None,
-        on_error: Optional[DownloadEventHandler] = None,
+        on_error: Optional[ErrorHandler] = None,
         *,
         checksum: Optional[str] = None,
         sha256: Optional[str] = None,
@@ -304,6 +381,8 @@ class DownloadQueueService:
         job = self._build_job(
             source, path, priority, access_token, normalised, overwrite, max_connections
         )
+        # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
+        job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
         return self._submit_all([job])[0]
 
@@ -335,6 +414,104 @@ class DownloadQueueService:
             for text in texts
         ]
         return self._submit_all(jobs)
+
+    def multifile_download(
+        self,
+        parts: Iterable[object],
+        dest: Union[str, os.PathLike[str]],
+        access_token: Optional[str] = None,
+        submit_job: bool = True,
+        on_start: Optional[DownloadEventHandler] = None,
+        on_progress: Optional[DownloadEventHandler] = None,
+        on_complete: Optional[DownloadEventHandler] = None,
+        on_cancelled: Optional[DownloadEventHandler] = None,
+        on_error: Optional[ErrorHandler] = None,
+        *,
+        priority: int = 10,
+        overwrite: bool = False,
+    ) -> MultiFileDownloadJob:
+        """Make one job of several files under the folder ``dest``, and queue it.
+
+        ``parts``: InvokeAI's ``RemoteModelFile`` s, or anything with ``url`` and ``path``
+        (``size`` and ``sha256`` when known; a sha256 is checked), or ``(url, path)`` pairs.
+        Paths are relative to ``dest`` and may name folders; a path with a trailing separator
+        (``"album/"``) is a folder the file goes into under the server's name for it. A path
+        that would leave ``dest``
+        (absolute, ``..``, a link out) raises ``ValueError`` here, and nothing is queued. With
+        ``submit_job=False`` the job is made but queued only by
+        :meth:`submit_multifile_download`. Callbacks get the multi-file job.
+        """
+        specs = [part_spec(part) for part in parts]
+        if not specs:
+            raise InvalidRequestError("a multi-file job needs at least one file")
+        root = prepare_destination(dest).resolve()
+        if root.exists() and not root.is_dir():
+            raise InvalidDestinationError(f"{root} is a file; a multi-file job needs a folder")
+        access_token = validate_token(access_token)
+        files: list[DownloadJob] = []
+        for spec in specs:
+            target = part_destination(root, spec.path)
+            if spec.folder:
+                try:
+                    target.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InvalidDestinationError(f"cannot create {target}: {exc}") from exc
+            file = self._build_job(
+                spec.url,
+                target,
+                priority,
+                None,
+                f"sha256:{spec.sha256.lower()}" if spec.sha256 else None,
+                overwrite,
+                None,
+            )
+            file.access_token = self._token(str(file.source), access_token)
+            file.expected_total_bytes = spec.size
+            file.total_bytes = spec.size or 0
+            file.canonical_url = str(file.source)
+            file.download_path = None if spec.folder else target
+            files.append(file)
+        package = MultiFileDownloadJob(
+            dest=root,
+            priority=priority,
+            download_path=package_download_path(root, files[0].dest),
+        )
+        package.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
+        with self._lock:
+            package.id = self._next_id
+            for number, file in enumerate(files, start=1):
+                file.id = self._next_id + number
+                file.package_id = package.id
+                self._reserved_ids.add(file.id)
+            self._next_id += len(files) + 1
+        package.download_parts = set(files)
+        package._service = weakref.ref(self)
+        if submit_job:
+            self.submit_multifile_download(package)
+        return package
+
+    def submit_multifile_download(self, job: MultiFileDownloadJob) -> None:
+        """Queue a multi-file job made with ``multifile_download(..., submit_job=False)``."""
+        if job.id < 0 or not job.download_parts:
+            raise InvalidRequestError("submit a multi-file job made by multifile_download()")
+        with self._lock:
+            if job.id in self._packages:
+                raise ValueError(f"job {job.id} is already in this queue")
+            if self._closed:
+                raise ServiceInactiveException("this queue is closed and takes no more downloads")
+            job._error_gets_exception = takes_exception(job.on_error)
+            job.job_added = job.job_added or iso_now()
+            job.status = DownloadJobStatus.WAITING
+            self._packages[job.id] = _Package(job)
+            self._outboxes[job.id] = _Outbox()
+            self._record(job)
+        try:
+            self._submit_all(job.parts)
+        except BaseException:
+            with self._lock:
+                self._packages.pop(job.id, None)
+                self._outboxes.pop(job.id, None)
+            raise
 
     @staticmethod
     def _build_job(
@@ -370,7 +547,7 @@ class DownloadQueueService:
         on_progress: Optional[DownloadEventHandler] = None,
         on_complete: Optional[DownloadEventHandler] = None,
         on_cancelled: Optional[DownloadEventHandler] = None,
-        on_error: Optional[DownloadEventHandler] = None,
+        on_error: Optional[ErrorHandler] = None,
     ) -> None:
         """Queue a job built by the caller."""
         validate_source(job.source)
@@ -386,6 +563,8 @@ class DownloadQueueService:
 
     def _submit_all(self, jobs: list[DownloadJob]) -> list[DownloadJob]:
         """Register and queue jobs in one step; they are in the journal when this returns."""
+        if self._closed:
+            raise ServiceInactiveException("this queue is closed and takes no more downloads")
         folders: dict[Path, bool] = {}
         added = iso_now()
         for job in jobs:
@@ -397,11 +576,15 @@ class DownloadQueueService:
                 if not is_folder:
                     job.download_path = job.dest
             job._service = weakref.ref(self)
+            job._error_gets_exception = takes_exception(job.on_error)
             job.job_added = job.job_added or added
         with self._lock:
             for job in jobs:
-                job.id = self._next_id
-                self._next_id += 1
+                if job.id in self._reserved_ids:
+                    self._reserved_ids.discard(job.id)  # a package's file keeps its id
+                else:
+                    job.id = self._next_id
+                    self._next_id += 1
                 job.status = DownloadJobStatus.WAITING
                 self._jobs[job.id] = job
                 self._outboxes[job.id] = _Outbox()
@@ -425,6 +608,19 @@ class DownloadQueueService:
             except KeyError:
                 raise UnknownJobIDException(f"no job with id {id}") from None
 
+    def list_multifile_jobs(self) -> list[MultiFileDownloadJob]:
+        """Every multi-file job this queue knows, by id (their files are in ``list_jobs()``)."""
+        with self._lock:
+            return [package.job for package in self._packages.values()]
+
+    def id_to_multifile_job(self, id: int) -> MultiFileDownloadJob:
+        """The multi-file job with this id; UnknownJobIDException if there is none."""
+        with self._lock:
+            try:
+                return self._packages[id].job
+            except KeyError:
+                raise UnknownJobIDException(f"no multi-file job with id {id}") from None
+
     def probe(self, source: object, access_token: Optional[str] = None) -> ProbeResult:
         """Ask the server for a URL's name, size and type without downloading it (blocking)."""
         text = validate_source(source)
@@ -433,8 +629,14 @@ class DownloadQueueService:
 
     # -- public API: control --------------------------------------------------------------
 
-    def cancel_job(self, job: DownloadJob) -> None:
-        """Stop the job and delete its partial file; a finished job is left as it is."""
+    def cancel_job(self, job: DownloadJobBase) -> None:
+        """Stop the job and delete its partial file; a finished job is left as it is.
+
+        A multi-file job is cancelled as one: every file not finished yet."""
+        if isinstance(job, MultiFileDownloadJob):
+            self._for_each_file(job, self.cancel_job, mark_cancelled=True)
+            return
+        assert isinstance(job, DownloadJob)
         removal: Optional[Path] = None
         with self._lock:
             job = self._known(job)
@@ -463,13 +665,16 @@ class DownloadQueueService:
             if not job.in_terminal_state:
                 self.cancel_job(job)
 
-    def pause_job(self, job: DownloadJob) -> None:
+    def pause_job(self, job: DownloadJobBase) -> None:
         """Stop the job but keep its partial file; ``resume_job`` continues it."""
+        if isinstance(job, MultiFileDownloadJob):
+            self._for_each_file(job, self.pause_job)
+            return
+        assert isinstance(job, DownloadJob)
         with self._lock:
             job = self._known(job)
             if job.status == DownloadJobStatus.WAITING:
                 self._set_status(job, DownloadJobStatus.PAUSED)
-                self._queue_event(job, "download_progress")
                 self._queue_event(job, "download_paused")
                 self._record(job)
                 self._settling.add(job.id)
@@ -489,11 +694,15 @@ class DownloadQueueService:
             if job.status in (DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING):
                 self.pause_job(job)
 
-    def resume_job(self, job: DownloadJob) -> None:
+    def resume_job(self, job: DownloadJobBase) -> None:
         """Put a paused job back in the queue; it continues from its partial file.
 
         Finished jobs stay finished: ``retry_job`` runs a failed or cancelled one again.
         """
+        if isinstance(job, MultiFileDownloadJob):
+            self._for_each_file(job, self.resume_job)
+            return
+        assert isinstance(job, DownloadJob)
         with self._lock:
             job = self._known(job)
             if job.status == DownloadJobStatus.PAUSED:
@@ -512,12 +721,17 @@ class DownloadQueueService:
             if job.status == DownloadJobStatus.PAUSED:
                 self.resume_job(job)
 
-    def retry_job(self, job: DownloadJob) -> None:
+    def retry_job(self, job: DownloadJobBase) -> None:
         """Run a failed or cancelled job again.
 
         A failed job kept its partial file (after a full disk, say), so it continues from there;
-        a cancelled one starts from zero.
+        a cancelled one starts from zero. A multi-file job runs its failed and cancelled files
+        again; the finished ones stay.
         """
+        if isinstance(job, MultiFileDownloadJob):
+            self._retry_package(job)
+            return
+        assert isinstance(job, DownloadJob)
         with self._lock:
             job = self._known(job)
             if job.status not in (DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED):
@@ -525,8 +739,15 @@ class DownloadQueueService:
             self._requeue(job)
         self._flush_journal()
 
-    def set_priority(self, job: DownloadJob, priority: int) -> None:
+    def set_priority(self, job: DownloadJobBase, priority: int) -> None:
         """Change a job's priority; a waiting job moves in the queue at once."""
+        if isinstance(job, MultiFileDownloadJob):
+            with self._lock:
+                job.priority = priority
+                self._record(job)
+            self._for_each_file(job, lambda file: self.set_priority(file, priority))
+            return
+        assert isinstance(job, DownloadJob)
         with self._lock:
             job = self._known(job)
             if job.priority == priority:
@@ -537,8 +758,17 @@ class DownloadQueueService:
             self._record(job)
         self._flush_journal()
 
-    def remove_job(self, job: DownloadJob) -> None:
-        """Take a job off the list (and the journal); an unfinished one is cancelled first."""
+    def remove_job(self, job: DownloadJobBase) -> None:
+        """Take a job off the list (and the journal); an unfinished one is cancelled first.
+
+        A multi-file job goes with its files (the files on disk stay)."""
+        if isinstance(job, MultiFileDownloadJob):
+            self.cancel_job(job)
+            with self._lock:
+                self._forget_package(job)
+            self._flush_journal()
+            return
+        assert isinstance(job, DownloadJob)
         with self._lock:
             job = self._known(job)
             self._remove_when_done.add(job.id)
@@ -551,10 +781,16 @@ class DownloadQueueService:
             self.cancel_job(job)
 
     def prune_jobs(self) -> None:
-        """Remove completed, failed and cancelled jobs from the list and the journal."""
+        """Remove completed, failed and cancelled jobs from the list and the journal.
+
+        The files of a multi-file job go with it, when it has ended; not before."""
         with self._lock:
+            for package in list(self._packages.values()):
+                if package.job.in_terminal_state and self._package_settled(package.job):
+                    self._forget_package(package.job)
             for job in [job for job in self._jobs.values() if job.in_terminal_state]:
-                self._forget(job)
+                if job.package_id is None:
+                    self._forget(job)
         self._flush_journal()
 
     def join(self, timeout: Optional[float] = None) -> bool:
@@ -572,9 +808,21 @@ class DownloadQueueService:
                 self._all_settled.wait(remaining)
         return True
 
-    def wait_for_job(self, job: DownloadJob, timeout: Optional[float] = None) -> DownloadJob:
-        """Wait until the job is no longer waiting or running; TimeoutError after ``timeout``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def wait_for_job(self, job: _AnyJob, timeout: Optional[float] = 0) -> _AnyJob:
+        """Wait until the job is no longer waiting or running; TimeoutError after ``timeout``
+        seconds. ``0`` (InvokeAI's default) or None waits as long as it takes."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be 0 (no limit) or more")
+        deadline = time.monotonic() + timeout if timeout else None
+        if isinstance(job, MultiFileDownloadJob):
+            with self._job_settled:
+                while not self._package_settled(job):
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise TimeoutError(f"job {job.id} did not finish within {timeout} s")
+                    self._job_settled.wait(remaining)
+            return job
+        assert isinstance(job, DownloadJob)
         with self._job_settled:
             job = self._known(job)
             while (
@@ -701,6 +949,7 @@ class DownloadQueueService:
 
     @callbacks.setter
     def callbacks(self, value: JobCallbacks) -> None:
+        self._error_gets_exception = takes_exception(value.on_error)
         self._callbacks = value
 
     @property
@@ -710,6 +959,168 @@ class DownloadQueueService:
     @property
     def journal_path(self) -> Optional[Path]:
         return self._journal.path if self._journal is not None else None
+
+    # -- multi-file jobs ---------------------------------------------------------------------
+
+    def _package_of(self, job: MultiFileDownloadJob) -> _Package:
+        with self._lock:
+            package = self._packages.get(job.id)
+        if package is None or package.job is not job:
+            raise UnknownJobIDException(f"no multi-file job with id {job.id}")
+        return package
+
+    def _for_each_file(
+        self,
+        job: MultiFileDownloadJob,
+        action: Callable[[DownloadJob], None],
+        *,
+        mark_cancelled: bool = False,
+    ) -> None:
+        """Apply a control to every file of a multi-file job (those the action does not fit
+        ignore it: a finished file is not cancelled)."""
+        package = self._package_of(job)
+        if mark_cancelled:
+            with self._lock:
+                if not job.in_terminal_state:
+                    package.cancelled = True
+        for file in job.parts:
+            with contextlib.suppress(UnknownJobIDException):  # a file pruned meanwhile
+                action(file)
+        with self._lock:
+            self._refresh_package(package, None)
+        self._deliver_package(job.id)
+        self._flush_journal()
+
+    def _retry_package(self, job: MultiFileDownloadJob) -> None:
+        package = self._package_of(job)
+        with self._lock:
+            if job.status not in (DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED):
+                return
+            package.failed = package.cancelled = False
+            package.failure = None
+            job.error_type = job.error = None
+            job.cancelled = False
+            job.job_ended = None
+        self._for_each_file(job, self.retry_job)
+
+    def _package_settled(self, job: MultiFileDownloadJob) -> bool:
+        """Whether a multi-file job is no longer waiting or running, its callbacks delivered
+        (lock held)."""
+        if job.status in (DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING):
+            return False
+        return not any(
+            file.id in self._running or file.id in self._settling for file in job.download_parts
+        )
+
+    def _forget_package(self, job: MultiFileDownloadJob) -> None:
+        """Drop a multi-file job and its files from memory and the journal (lock held)."""
+        self._packages.pop(job.id, None)
+        self._outboxes.pop(job.id, None)
+        self._versions.pop(job.id, None)
+        for file in job.download_parts:
+            if self._jobs.get(file.id) is file:
+                if file.in_terminal_state:
+                    self._forget(file)
+                else:  # cancelled a moment ago, still stopping: gone once it has
+                    self._remove_when_done.add(file.id)
+        if self._journal is not None:
+            self._journal_queue.append(job.id)
+
+    def _file_changed(self, file: DownloadJob, name: str, failure: Optional[BaseException]) -> None:
+        """A file of a multi-file job changed: add it up (lock held)."""
+        package = self._packages.get(file.package_id) if file.package_id is not None else None
+        if package is None:
+            return
+        job = package.job
+        if name == "download_started":
+            package.active = True
+        elif name == "download_error" and not (package.failed or package.cancelled):
+            package.failed = True
+            package.failure = failure
+            job.error_type, job.error = file.error_type, file.error
+            package.follow_up = True  # the others are cancelled, as InvokeAI does
+        elif name == "download_cancelled" and not (package.failed or package.cancelled):
+            package.cancelled = True
+            package.follow_up = True  # one file cancelled cancels the job
+        self._refresh_package(package, name)
+
+    def _refresh_package(self, package: _Package, name: Optional[str]) -> None:
+        """Recompute a multi-file job from its files, and queue its callbacks (lock held)."""
+        job = package.job
+        files = job.download_parts
+        job.bytes, job.total_bytes = totals((file.bytes, file.total_bytes) for file in files)
+        status = package_status(
+            [file.status for file in files],
+            failed=package.failed,
+            cancelled=package.cancelled,
+            active=package.active,
+        )
+        before = job.status
+        if status == before:
+            if name == "download_progress" and status == DownloadJobStatus.RUNNING:
+                now = time.monotonic()
+                if package.throttle.due(now, job.bytes, job.total_bytes):
+                    package.throttle.mark(now, job.bytes)
+                    package.reported = job.bytes
+                    self._queue_package(job, "download_progress")
+            return
+        job.status = status
+        if status == DownloadJobStatus.RUNNING:
+            job.job_started = iso_now()
+            job.job_ended = None
+            self._queue_package(job, "download_started")
+        elif status == DownloadJobStatus.COMPLETED:
+            job.job_ended = iso_now()
+            if package.reported != job.bytes:
+                self._queue_package(job, "download_progress")
+            self._queue_package(job, "download_complete")
+        elif status == DownloadJobStatus.ERROR:
+            job.job_ended = iso_now()
+            self._queue_package(job, "download_error", package.failure)
+        elif status == DownloadJobStatus.CANCELLED:
+            job.job_ended = iso_now()
+            job.cancelled = True
+            job.error_type = DownloadJobCancelledException.__name__
+            self._queue_package(job, "download_cancelled")
+        elif status == DownloadJobStatus.PAUSED:
+            package.active = False
+            self._queue_package(job, "download_paused")
+        self._record(job)
+
+    def _queue_package(
+        self, job: MultiFileDownloadJob, name: str, failure: Optional[BaseException] = None
+    ) -> None:
+        outbox = self._outboxes.get(job.id)
+        if outbox is not None:
+            outbox.items.append((name, None, failure))
+
+    def _deliver_package(self, package_id: int) -> None:
+        """Deliver a multi-file job's callbacks (lock not held), then cancel what its files'
+        failure or cancellation left going."""
+        with self._lock:
+            package = self._packages.get(package_id)
+            outbox = self._outboxes.get(package_id)
+        if package is None or outbox is None:
+            return
+        job = package.job
+        with outbox.lock:
+            while outbox.items:
+                name, _event, failure = outbox.items.popleft()
+                handler_name = _EVENT_CALLBACKS.get(name)
+                handler = getattr(job, handler_name) if handler_name is not None else None
+                if handler is None:
+                    continue
+                if name == "download_error" and job._error_gets_exception:
+                    call_safely(handler, job, failure)
+                else:
+                    call_safely(handler, job)
+        with self._lock:
+            follow_up, package.follow_up = package.follow_up, False
+        if follow_up:
+            for file in job.parts:
+                if not file.in_terminal_state:
+                    with contextlib.suppress(UnknownJobIDException):
+                        self.cancel_job(file)
 
     # -- scheduling (lock held) -----------------------------------------------------------
 
@@ -735,11 +1146,17 @@ class DownloadQueueService:
         job.error_type = None
         job.error = None
         job.job_ended = None
+        if job.resume_required:  # the server would refuse the partial file again
+            job.resume_required = False
+            self._start_over[job.id] = True
         if job.status == DownloadJobStatus.CANCELLED:
             job.cancelled = False
             job.bytes = 0
         self._push(job)
         self._record(job)
+        package = self._packages.get(job.package_id) if job.package_id is not None else None
+        if package is not None:
+            self._refresh_package(package, None)
 
     def _ask_ahead(self, jobs: list[DownloadJob]) -> None:
         """Let this worker send the first request of the jobs next in line (:mod:`._ahead`).
@@ -760,8 +1177,9 @@ class DownloadQueueService:
             self._client.ask_ahead(wanted)
 
     def _token(self, url: str, given: Optional[str]) -> Optional[str]:
-        """The bearer token for ``url``: the one given with the job, else the first rule's."""
-        return given or token_for(url, self._token_rules)
+        """The bearer token for ``url``: the one given with the job, else the first rule's
+        (ours, then the app config's, read as it is now)."""
+        return given or token_for(url, self._token_rules) or self._app_config.token_for(url)
 
     def _spawn_workers(self) -> None:
         while len(self._workers) < self._max_parallel and not self._stopped:
@@ -828,7 +1246,7 @@ class DownloadQueueService:
                 job.job_ended = iso_now()
                 self._set_status(job, DownloadJobStatus.ERROR)
                 with contextlib.suppress(Exception):
-                    self._queue_event(job, "download_error")
+                    self._queue_event(job, "download_error", exc)
             self._release_claims(job.id)
             with contextlib.suppress(Exception):
                 self._record(job)
@@ -844,7 +1262,9 @@ class DownloadQueueService:
         job.job_ended = None
         running = _Running(self, job)
         self._running[job.id] = running
-        self._queue_event(job, "download_started")
+        # download_started waits for the server's answer (_set_target): a 404 gives an error
+        # event alone, and the started event carries the download path, as InvokeAI's does.
+        self._queue_event(job, "download_running")
         # Not journaled: a restored job that was running is queued again like a waiting one,
         # and its start time is written with its next change.
         return running
@@ -856,7 +1276,7 @@ class DownloadQueueService:
         if job.checksum:
             algorithm, _, expected = job.checksum.partition(":")
             checksum = (algorithm, expected)
-        source = str(job.source)
+        source = job.canonical_url or str(job.source)
         request = TransferRequest(
             job_id=job.id,
             source=source,
@@ -866,6 +1286,10 @@ class DownloadQueueService:
             checksum=checksum,
             overwrite=job.overwrite,
             max_connections=job.max_connections or self._max_connections,
+            expected_total=job.expected_total_bytes,
+            etag=job.etag,
+            last_modified=job.last_modified,
+            start_over=running.start_over,
         )
         outcome: Any = None
         failure: Optional[BaseException] = None
@@ -896,16 +1320,24 @@ class DownloadQueueService:
             job.job_ended = iso_now()
             if failure is None:
                 job.download_path = outcome.download_path
-                job.bytes = job.total_bytes = outcome.size
+                job.bytes = outcome.size
+                # total_bytes is the size the server announced: 0 when it never said.
+                job.total_bytes = outcome.size if outcome.size_announced else 0
+                self._announce(job, running)
+                if running.reported != job.bytes:  # the last bytes need a progress event
+                    self._queue_event(job, "download_progress")
                 self._set_status(job, DownloadJobStatus.COMPLETED)
-                self._queue_event(job, "download_progress")
                 self._queue_event(job, "download_complete")
+            elif isinstance(failure, ResumeRequired):
+                job.resume_required = True
+                job.resume_message = str(failure)
+                self._set_status(job, DownloadJobStatus.PAUSED)
+                self._queue_event(job, "download_paused")
             elif isinstance(failure, TransferAborted):
                 if failure.reason is AbortReason.CANCEL:
                     self._end_cancelled(job)
                 else:
                     self._set_status(job, DownloadJobStatus.PAUSED)
-                    self._queue_event(job, "download_progress")
                     self._queue_event(job, "download_paused")
                     if running.resume_after_pause and not self._stopped:
                         self._requeue(job)
@@ -915,8 +1347,7 @@ class DownloadQueueService:
                 job.error_type = describe_error(failure)
                 job.error = failure_text or job.error_type
                 self._set_status(job, DownloadJobStatus.ERROR)
-                self._queue_event(job, "download_progress")
-                self._queue_event(job, "download_error")
+                self._queue_event(job, "download_error", failure)
             if job.in_terminal_state:
                 self._release_claims(job.id)
             self._record(job)
@@ -942,7 +1373,6 @@ class DownloadQueueService:
         job.error = None
         job.job_ended = job.job_ended or iso_now()
         self._set_status(job, DownloadJobStatus.CANCELLED)
-        self._queue_event(job, "download_progress")
         self._queue_event(job, "download_cancelled")
         self._record(job)
 
@@ -981,9 +1411,13 @@ class DownloadQueueService:
             changed = job.download_path != path
             job.download_path = path
             if total:
-                job.total_bytes = total
+                job.total_bytes = job.expected_total_bytes = total
             if content_type:
                 job.content_type = content_type
+            running = self._running.get(job.id)
+            announce = running is not None and not running.announced
+            if running is not None:
+                self._announce(job, running)
             # The journal needs the path of a download it may have to resume: one that writes a
             # sidecar. A small one is done in a moment, and its final record carries the path.
             resumable = total is None or total >= self._settings.lazy_sidecar_below
@@ -991,20 +1425,39 @@ class DownloadQueueService:
                 self._record(job)
         if changed and resumable:
             self._journal_soon()
+        if announce:
+            self._deliver(job)
+
+    def _announce(self, job: DownloadJob, running: _Running) -> None:
+        """Queue download_started once a run's first answer names the file (lock held)."""
+        if not running.announced:
+            running.announced = True
+            self._queue_event(job, "download_started")
 
     # -- events ------------------------------------------------------------------------------
 
-    def _queue_event(self, job: DownloadJob, name: str, **fields: object) -> None:
-        """Queue an event and its callback for delivery (lock held)."""
+    def _queue_event(
+        self,
+        job: DownloadJob,
+        name: str,
+        failure: Optional[BaseException] = None,
+        fields: Optional[dict[str, object]] = None,
+    ) -> None:
+        """Queue an event and its callback for delivery (lock held); ``failure`` goes to an
+        ``on_error`` that takes the exception too."""
         outbox = self._outboxes.get(job.id)
         if outbox is not None:
             # The event is a snapshot of this moment, so it is built now; without a bus, never.
-            event = make_event(name, job, **fields) if self._event_bus is not None else None
-            outbox.items.append((name, event))
+            event = None
+            if self._event_bus is not None and name not in _CALLBACK_ONLY:
+                event = make_event(name, job, **(fields or {}))
+            outbox.items.append((name, event, failure))
+        if job.package_id is not None:
+            self._file_changed(job, name, failure)
 
     def _post(self, job: DownloadJob, name: str, **fields: object) -> None:
         with self._lock:
-            self._queue_event(job, name, **fields)
+            self._queue_event(job, name, None, fields)
         self._deliver(job)
 
     def _deliver(self, job: DownloadJob) -> None:
@@ -1015,31 +1468,50 @@ class DownloadQueueService:
         with outbox.lock:
             items = outbox.items
             while items:
-                name, event = items.popleft()
+                name, event, failure = items.popleft()
+                if name in _CALLBACK_ONLY:
+                    handler = self._callbacks.on_running
+                    if handler is not None:
+                        call_safely(handler, job)
+                    continue
                 handler_name = _EVENT_CALLBACKS.get(name)
                 if handler_name is not None:
-                    handler = getattr(job, handler_name) or getattr(self._callbacks, handler_name)
-                    if handler is not None:
+                    own = getattr(job, handler_name)
+                    handler = own or getattr(self._callbacks, handler_name)
+                    if handler is None:
+                        pass
+                    elif name == "download_error" and (
+                        job._error_gets_exception if own else self._error_gets_exception
+                    ):
+                        call_safely(handler, job, failure)
+                    else:
                         call_safely(handler, job)
                 if event is not None:  # built only when there is a bus
                     publish(self._event_bus, event, job)
+        if job.package_id is not None:
+            self._deliver_package(job.package_id)
         self._journal_soon()
 
     # -- journal -----------------------------------------------------------------------------
 
-    def _record(self, job: DownloadJob) -> None:
-        """Queue the job's current state for the journal (lock held)."""
+    def _record(self, job: DownloadJobBase) -> None:
+        """Queue the job's current state for the journal (lock held). A multi-file job is
+        written without its files: each is a record of its own, naming it (``package_id``)."""
         if self._journal is None:
             return
         version = self._versions.get(job.id, 0) + 1
         self._versions[job.id] = version
+        if isinstance(job, MultiFileDownloadJob):
+            data = job.model_dump_json(exclude={"download_parts"})
+        else:
+            data = job.model_dump_json()
         self._journal_queue.append(
             JournalRecord(
                 id=job.id,
                 version=version,
                 status=job.status.value,
                 resume=job.id in self._resume_at_start,
-                data=job.model_dump_json(),
+                data=data,
             )
         )
 
@@ -1096,9 +1568,26 @@ class DownloadQueueService:
         resume: bool,
         on_restore: Optional[Callable[[DownloadJob], None]],
     ) -> None:
-        """Rebuild the queue from the journal: finished jobs listed, the others queued again."""
+        """Rebuild the queue from the journal: finished jobs listed, the others queued again.
+
+        A multi-file job is rebuilt from its files' records; its status is what they add up to.
+        """
         requeue: list[DownloadJob] = []
+        packages: dict[int, MultiFileDownloadJob] = {}
         for record in records:
+            if '"source":' not in record.data:  # a multi-file job: its files follow
+                try:
+                    package = MultiFileDownloadJob.model_validate_json(record.data)
+                except ValidationError as exc:
+                    raise JournalCorruptError(
+                        f"job {record.id} in the journal is unreadable: {exc}"
+                    ) from None
+                package.id = record.id
+                package._service = weakref.ref(self)
+                packages[package.id] = package
+                self._versions[package.id] = record.version
+                self._next_id = max(self._next_id, package.id + 1)
+                continue
             try:
                 job = DownloadJob.model_validate_json(record.data)
             except ValidationError as exc:
@@ -1137,4 +1626,28 @@ class DownloadQueueService:
             for job in sorted(requeue, key=lambda j: (j.priority, j.id)):
                 self._push(job)
                 self._record(job)
+            for package in packages.values():
+                self._restore_package(package)
         self._flush_journal()
+
+    def _restore_package(self, package: MultiFileDownloadJob) -> None:
+        """Attach a restored multi-file job's files, and add them up (lock held)."""
+        files = {job for job in self._jobs.values() if job.package_id == package.id}
+        if not files:  # its files were never written: nothing to download, nothing to show
+            self._versions.pop(package.id, None)
+            if self._journal is not None:
+                self._journal_queue.append(package.id)
+            return
+        package.download_parts = files
+        state = _Package(package)
+        state.failed = package.status == DownloadJobStatus.ERROR
+        state.cancelled = package.status == DownloadJobStatus.CANCELLED
+        package.status = package_status(
+            [job.status for job in files],
+            failed=state.failed,
+            cancelled=state.cancelled,
+            active=False,
+        )
+        package.bytes, package.total_bytes = totals((job.bytes, job.total_bytes) for job in files)
+        self._packages[package.id] = state
+        self._outboxes[package.id] = _Outbox()

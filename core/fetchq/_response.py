@@ -14,7 +14,7 @@ from enum import Enum
 from http import HTTPStatus
 from typing import Optional, Union
 
-from ._exceptions import ResponseError, http_error
+from ._exceptions import HTTPStatusError, ResponseError
 from ._transport import ByteRange, ResponseHead
 
 MAX_DIGITS = 18
@@ -139,7 +139,8 @@ def read_first_answer(
 
     ``wanted``: the range asked for, if any; ``known_total``: the size recorded for the part
     file. Raises :class:`ResponseError` for an answer that contradicts the request (worth
-    another attempt), :class:`FileChanged`, or ``HTTPError`` for a status we cannot use.
+    another attempt), :class:`FileChanged`, or :class:`HTTPStatusError` for a status we
+    cannot use.
     """
     status = head.status
     if 200 <= status < 300:
@@ -173,9 +174,9 @@ def status_phrase(status: int) -> str:
         return f"HTTP {status}"
 
 
-def status_error(head: ResponseHead) -> Exception:
-    """The ``HTTPError`` for a status we cannot use, with the reason as the server sent it."""
-    return http_error(head.reason or status_phrase(head.status), head.status)
+def status_error(head: ResponseHead) -> HTTPStatusError:
+    """The error for a status we cannot use, with the reason as the server sent it."""
+    return HTTPStatusError(head.reason or status_phrase(head.status), head.status, head.url.href)
 
 
 class SegmentAnswer(Enum):
@@ -236,3 +237,12 @@ def read_416(
         if wanted[0] < total:
             return NotSatisfiable.RETRY, total
     return NotSatisfiable.RESTART, None
+
+
+def adopted_partial_is_whole(head: ResponseHead, size: int, expected: Optional[int]) -> bool:
+    """InvokeAI's rule for a 416 to the resume of its partial file of ``size`` bytes: whole when
+    the size the 416 gives (``bytes */N``), or else the size ``expected`` beforehand, is its
+    size. Never the partial file's own size alone: that would call every partial file whole."""
+    total = parse_content_range(head.header("content-range"))
+    known = total if isinstance(total, int) else expected
+    return known is not None and known == size

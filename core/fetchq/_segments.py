@@ -169,6 +169,14 @@ def sidecar_path(download_path: Path) -> Path:
     return download_path.with_name(download_path.name + SIDECAR_SUFFIX)
 
 
+INVOKEAI_PARTIAL_SUFFIX = ".downloading"
+
+
+def invokeai_partial_path(download_path: Path) -> Path:
+    """Where InvokeAI's download queue keeps the bytes of ``download_path`` until it is whole."""
+    return download_path.with_name(download_path.name + INVOKEAI_PARTIAL_SUFFIX)
+
+
 def read_no_follow(path: Path, limit: int = 1 << 20) -> Optional[bytes]:
     """The bytes of a regular file at ``path`` (never through a symbolic link), or None."""
     try:

@@ -29,7 +29,9 @@ from ._exceptions import (
     DestinationExistsError,
     DestinationInUseError,
     DiskError,
+    HTTPStatusError,
     ResponseError,
+    ResumeRequired,
     SizeMismatch,
     TransferError,
 )
@@ -41,6 +43,7 @@ from ._response import (
     ContentRange,
     FileChanged,
     NotSatisfiable,
+    adopted_partial_is_whole,
     closed_after,
     parse_content_range,
     read_416,
@@ -59,6 +62,7 @@ from ._segments import (
     ByteRanges,
     PartState,
     SegmentPlan,
+    invokeai_partial_path,
     load_part_state,
     part_path,
     remove_partial,
@@ -69,6 +73,7 @@ from ._segments import (
 from ._storage import (
     PartFile,
     check_free_space,
+    disk_error,
     hexdigest,
     hexdigest_of,
     in_use_elsewhere,
@@ -131,6 +136,15 @@ class TransferRequest:
     checksum: Optional[tuple[str, str]]
     overwrite: bool
     max_connections: int
+    expected_total: Optional[int] = None
+    """A size known in advance (InvokeAI's ``expected_total_bytes``)."""
+    etag: Optional[str] = None
+    """The version known in advance (InvokeAI's job fields), for ``If-Range`` on the resume
+    of an InvokeAI partial file..."""
+    last_modified: Optional[str] = None
+    """...or, without an ETag, its Last-Modified."""
+    start_over: bool = False
+    """Drop whatever partial file there is and fetch from the first byte."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +153,8 @@ class TransferOutcome:
     size: int
     reused_existing: bool = False
     """True when an identical file was already at the destination and nothing was fetched."""
+    size_announced: bool = True
+    """False when the server never said how large the file is (its body ran to the end)."""
 
 
 class TransferHost(Protocol):
@@ -165,6 +181,12 @@ class TransferHost(Protocol):
         """The same, without an event: the transfer is ending and the host reports the end."""
 
     def attempt_started(self) -> None: ...
+
+    def answered(self, final_url: str, etag: Optional[str], last_modified: Optional[str]) -> None:
+        """The server answered with the file: where from (after redirects), and its version."""
+
+    def started_over(self, message: str) -> None:
+        """The bytes on disk could not be used: the download begins again from zero."""
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
@@ -254,6 +276,7 @@ class Transfer:
         self._next_tick = 0.0
         self._ranges_refused = False  # learnt once, kept for every later attempt
         self._bare_size = 0  # a part file without a sidecar, to check before going on
+        self._adopted = 0  # bytes of an InvokeAI partial file taken over as our part file
         # Per attempt: what the first response's head decided.
         self._wanted: Optional[ByteRange] = None
         self._after_body: Optional[Callable[[], TransferOutcome]] = None
@@ -299,6 +322,10 @@ class Transfer:
             self._on_abort(aborted.reason)
             self._count()
             raise
+        except HTTPStatusError as refused:
+            self._save_state()
+            self._count()
+            raise refused.as_http_error() from None  # requests' own, as the reference API has it
         except BaseException:
             self._save_state()
             self._count()
@@ -425,6 +452,7 @@ class Transfer:
         elif total is not None and self._state.total is None:
             self._state = dataclasses.replace(self._state, total=total)
         assert self.download_path is not None
+        self.host.answered(head.url.href, head.header("etag"), head.header("last-modified"))
         self.host.set_target(self.download_path, total, head.header("content-type"))
         if total is not None:
             if body.fresh and total <= self.settings.buffer_size and self._part is None:
@@ -457,6 +485,8 @@ class Transfer:
 
     def _decide_416(self, head: ResponseHead) -> Callable[[], TransferOutcome]:
         """A 416 answers a request for bytes past the end: the part file may be whole already."""
+        if self._adopted:
+            return self._decide_416_of_adopted(head)
         verdict, total = read_416(head, self._wanted, self._state.done.covers)
         if verdict is NotSatisfiable.COMPLETE:
             assert self.download_path is not None
@@ -476,6 +506,30 @@ class Transfer:
             raise Retryable(ResponseError(f"416 for bytes {wanted[0]}- of a {total}-byte file"))
         self._reset_to_zero()  # the file shrank, or the range is meaningless: start over
         raise _Restart()
+
+    def _decide_416_of_adopted(self, head: ResponseHead) -> Callable[[], TransferOutcome]:
+        """InvokeAI's rule for its partial file: whole if the sizes agree (it becomes the
+        download); otherwise the job pauses with ``resume_required`` and the file goes back
+        under InvokeAI's name, untouched."""
+        size = self._adopted
+        assert self.download_path is not None
+        if adopted_partial_is_whole(head, size, self.request.expected_total):
+            self._state = dataclasses.replace(
+                self._state, total=size, done=ByteRanges.of([(0, size)])
+            )
+            path = self.download_path
+
+            def complete() -> TransferOutcome:
+                self.host.set_target(path, size, None)
+                self._open_part(size)
+                return self._finish()
+
+            return complete
+        with contextlib.suppress(OSError):
+            os.rename(part_path(self.download_path), invokeai_partial_path(self.download_path))
+        self._adopted = 0
+        self._state = PartState(source=self.request.source)
+        raise ResumeRequired("Resume refused by server. Restart required.")
 
     # -- small bodies: whole in memory ------------------------------------------------------
 
@@ -571,7 +625,7 @@ class Transfer:
         self._state = dataclasses.replace(
             self._state, total=offset, done=ByteRanges.of([(0, offset)])
         )
-        return self._finish()
+        return dataclasses.replace(self._finish(), size_announced=False)
 
     # -- planned (and segmented) downloads --------------------------------------------------
 
@@ -734,9 +788,14 @@ class Transfer:
         self._state_loaded = True
         if not self.host.claim(path):
             raise DestinationInUseError(f"another download is writing {path}")
+        if self.request.start_over:
+            remove_partial(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(invokeai_partial_path(path))
         try:
             info = os.lstat(part_path(path))
         except OSError:
+            self._adopt_invokeai_partial(path)
             return
         if not stat.S_ISREG(info.st_mode):
             raise DestinationExistsError(
@@ -755,6 +814,39 @@ class Transfer:
         self._sidecar_written = True
         if done and saved.validator is None:
             self._resumed_without_validator = True
+
+    def _adopt_invokeai_partial(self, path: Path) -> None:
+        """Take over InvokeAI's partial file of ``path`` (``<name>.downloading``) as our part
+        file, and ask for the rest as InvokeAI would: from its end, with ``If-Range`` when its
+        version is known. Only for a file path the caller named: in a folder, such a file may
+        be anyone's, and the bare-part rule could not check it without a request InvokeAI's
+        servers answer the same way (see docs/DESIGN-NOTES.md)."""
+        if self.request.dest != path:
+            return
+        partial = invokeai_partial_path(path)
+        try:
+            info = os.lstat(partial)
+        except OSError:
+            return
+        if not stat.S_ISREG(info.st_mode) or in_use_elsewhere(partial):
+            return
+        if info.st_size == 0:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            return
+        try:
+            os.rename(partial, part_path(path))
+        except OSError as exc:
+            raise disk_error(exc, partial) from exc
+        self._state = PartState(
+            self.request.source,
+            None,  # the server says whether it is whole, even when the sizes agree
+            self.request.etag,
+            self.request.last_modified,
+            done=ByteRanges.of([(0, info.st_size)]),
+        )
+        self._adopted = info.st_size
+        self._resumed_without_validator = self._state.validator is None
 
     def _adopt_bare_part(self, size: int) -> None:
         """Go on from a part file that has no sidecar to say what it holds, or start again.
@@ -817,6 +909,11 @@ class Transfer:
 
     def _reset_to_zero(self) -> None:
         """Forget every byte on disk: the file is fetched again from its first byte."""
+        if self._current_done():
+            self.host.started_over(
+                "The partial file could not be resumed; started again from zero."
+            )
+        self._adopted = 0
         self._state = PartState(source=self.request.source)
         self._plan = None
         self._stream_offset = 0

@@ -54,6 +54,7 @@ class Fault:
     status: int = 0
     retry_after: Optional[str] = None
     extra_length: int = 0
+    content_range: Optional[str] = AUTO
 
     @classmethod
     def drop(cls, at_byte: int) -> Fault:
@@ -76,9 +77,10 @@ class Fault:
         return cls("ignore_range")
 
     @classmethod
-    def not_satisfiable(cls) -> Fault:
-        """Answer a range request with 416, whatever it asked."""
-        return cls("416")
+    def not_satisfiable(cls, content_range: Optional[str] = AUTO) -> Fault:
+        """Answer a range request with 416, whatever it asked: with ``Content-Range: bytes
+        */SIZE`` (the default), the ``content_range`` given, or none (None)."""
+        return cls("416", content_range=content_range)
 
     @classmethod
     def wrong_length(cls, extra: int) -> Fault:
@@ -100,6 +102,8 @@ class Resource:
     last_modified: Optional[str] = AUTO
     content_disposition: Optional[str] = None
     status: int = 200
+    reason: Optional[str] = None
+    """The reason phrase of ``status`` and of failures, if not the standard one."""
     headers: dict[str, str] = field(default_factory=dict)
     rate: Optional[float] = None
     """Bytes per second per response."""
@@ -363,9 +367,10 @@ class _Handler(BaseHTTPRequestHandler):
         status: int,
         body: bytes,
         headers: Optional[dict[str, str]] = None,
+        reason: Optional[str] = None,
     ) -> None:
         record.status = status
-        self.send_response(status)
+        self.send_response(status, reason)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
@@ -389,14 +394,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "status":
             extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            self._simple(record, fault.status, b"fault\n", extra)
+            self._simple(record, fault.status, b"fault\n", extra, resource.reason)
             return
         if resource.take_failure():
             extra = {"Retry-After": resource.retry_after} if resource.retry_after else {}
-            self._simple(record, resource.fail_status, b"try again\n", extra)
+            self._simple(record, resource.fail_status, b"try again\n", extra, resource.reason)
             return
         if resource.status >= 300:
-            self._simple(record, resource.status, f"status {resource.status}\n".encode())
+            body = f"status {resource.status}\n".encode()
+            self._simple(record, resource.status, body, None, resource.reason)
             return
 
         data = resource.data()
@@ -418,7 +424,11 @@ class _Handler(BaseHTTPRequestHandler):
             if if_range is None or if_range in (resource.etag, resource.last_modified):
                 parsed = _parse_range(wanted, size)
                 if parsed == "unsatisfiable" or (fault and fault.kind == "416"):
-                    self._simple(record, 416, b"", {"Content-Range": f"bytes */{size}"})
+                    content_range = fault.content_range if fault else AUTO
+                    if content_range == AUTO:
+                        content_range = f"bytes */{size}"
+                    extra = {"Content-Range": content_range} if content_range else {}
+                    self._simple(record, 416, b"", extra)
                     return
                 if isinstance(parsed, tuple):
                     start, end = parsed

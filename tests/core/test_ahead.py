@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from fetchq import DownloadJob
+from fetchq import DownloadJob, JobCallbacks
 from fetchq.testing import Fault, RecordedRequest, Resource, TestServer
 from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256
 
@@ -26,6 +26,7 @@ class Clock:
         return None
 
     def on_start(self, job: DownloadJob) -> None:
+        """A worker took the job (``on_running``: before its first request of its own)."""
         with self._lock:
             self.started[job.source.path or ""] = time.monotonic()
 
@@ -36,8 +37,8 @@ def test_the_next_small_files_are_asked_for_before_they_start(
     clock = Clock()
     files = {f"/f{i:02d}.bin": payload(30_000, i) for i in range(30)}
     urls = [server.add(path, data, faults=clock.fault) for path, data in files.items()]
-    queue = make_queue(max_parallel_dl=1)
-    jobs = [queue.download(url, downloads, on_start=clock.on_start) for url in urls]
+    queue = make_queue(max_parallel_dl=1, callbacks=JobCallbacks(on_running=clock.on_start))
+    jobs = [queue.download(url, downloads) for url in urls]
     assert queue.join(LONG)
     assert all(job.complete for job in jobs)
     for path, data in files.items():
@@ -67,9 +68,13 @@ def test_nothing_is_asked_ahead_under_an_address_policy(
     """The guard checks each connection as it is made; answers asked ahead would bypass it."""
     clock = Clock()
     urls = [server.add(f"/g{i}.bin", payload(5_000, i), faults=clock.fault) for i in range(6)]
-    queue = make_queue(max_parallel_dl=1, address_policy=lambda address: True)
+    queue = make_queue(
+        max_parallel_dl=1,
+        address_policy=lambda address: True,
+        callbacks=JobCallbacks(on_running=clock.on_start),
+    )
     for url in urls:
-        queue.download(url, downloads, on_start=clock.on_start)
+        queue.download(url, downloads)
     assert queue.join(LONG)
     assert all(clock.asked[f"/g{i}.bin"][0] > clock.started[f"/g{i}.bin"] for i in range(6))
 

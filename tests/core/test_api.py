@@ -51,13 +51,12 @@ def test_core_has_no_qt_import() -> None:
 def test_one_exception_root() -> None:
     for name in fetchq.__all__:
         value = getattr(fetchq, name)
-        if inspect.isclass(value) and issubclass(value, BaseException):
+        if inspect.isclass(value) and issubclass(value, BaseException) and name != "HTTPError":
             assert issubclass(value, FetchqError), name
     assert issubclass(InvalidRequestError, ValueError)
     assert issubclass(UnknownJobIDException, LookupError)
-    assert issubclass(HTTPError, requests.HTTPError)
-    error = HTTPError("Not Found", status_code=404)
-    assert (str(error), error.status_code) == ("Not Found", 404)
+    # The one exception fetchq does not root: the reference API's HTTPError is requests' own.
+    assert HTTPError is requests.HTTPError
 
 
 LOADED = "sorted(m for m in ('requests', 'urllib3') if m in sys.modules)"

@@ -148,7 +148,7 @@ def test_private_address_guard(
     job = queue.download(url, downloads)
     queue.wait_for_job(job, LONG)
     assert job.status == DownloadJobStatus.ERROR
-    assert (job.error_type or "").startswith("BlockedAddressError(")
+    assert (job.error_type or "").startswith("UnsafeDownloadURLException(")
     assert server.requests == []  # refused at connect time, before a byte was sent
 
 

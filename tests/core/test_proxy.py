@@ -78,6 +78,6 @@ def test_the_guard_checks_the_target_behind_a_proxy(
         job = queue.download(f"http://{target}:{server.port}/internal.bin", downloads)
         queue.wait_for_job(job, LONG)
     assert job.status == DownloadJobStatus.ERROR
-    assert (job.error_type or "").startswith("BlockedAddressError(")
+    assert (job.error_type or "").startswith("UnsafeDownloadURLException(")
     assert proxy.targets == []
     assert server.requests == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fetchq import ResponseError
+from fetchq._exceptions import HTTPStatusError, describe_error
 from fetchq._response import (
     Body,
     ContentRange,
@@ -97,16 +98,26 @@ def test_a_range_answer_is_checked_against_the_request() -> None:
 
 
 def test_statuses_we_cannot_use_carry_the_servers_reason() -> None:
-    from fetchq import HTTPError
-
-    with pytest.raises(HTTPError) as raised:
+    with pytest.raises(HTTPStatusError) as raised:
         read_first_answer(
-            ResponseHead(404, "NOT FOUND", Headers(), parse_url("http://e.org/")), None, None
+            ResponseHead(404, "NOT FOUND", Headers(), parse_url("http://e.org/x")), None, None
         )
     assert str(raised.value) == "NOT FOUND"
     assert raised.value.status_code == 404
-    with pytest.raises(HTTPError, match="Service Unavailable"):  # HTTP/2 sends no reason
+    with pytest.raises(HTTPStatusError, match="Service Unavailable"):  # HTTP/2 sends no reason
         read_first_answer(answer(503), None, None)
+
+
+def test_a_refused_status_becomes_requests_own_http_error() -> None:
+    import requests
+
+    error = HTTPStatusError("NOT FOUND", 404, "http://e.org/x").as_http_error()
+    assert type(error) is requests.HTTPError
+    assert (str(error), error.status_code) == ("NOT FOUND", 404)  # type: ignore[attr-defined]
+    assert error.response is not None
+    assert (error.response.status_code, error.response.reason) == (404, "NOT FOUND")
+    assert error.response.url == "http://e.org/x"
+    assert describe_error(HTTPStatusError("Gone", 410)) == "HTTPError(Gone)"
 
 
 def test_a_segment_answer() -> None:

@@ -271,7 +271,8 @@ def test_the_address_guard_checks_every_redirect(downloads: Path) -> None:
         assert fine.complete
         assert blocked.status == DownloadJobStatus.ERROR
         assert blocked.error_type == (
-            "BlockedAddressError(refused to connect to 127.0.0.2 at non-public address 127.0.0.2)"
+            "UnsafeDownloadURLException(refused to connect to 127.0.0.2"
+            " at non-public address 127.0.0.2)"
         )
         assert private.requests == []
 

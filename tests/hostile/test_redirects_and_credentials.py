@@ -88,5 +88,5 @@ def test_a_callers_session_with_a_proxy_cannot_reach_private_addresses(
             queue.wait_for_job(job, LONG)
         assert proxy.requests == []
     assert job.status == DownloadJobStatus.ERROR
-    assert (job.error_type or "").startswith("BlockedAddressError(")
+    assert (job.error_type or "").startswith("UnsafeDownloadURLException(")
     assert server.requests == []

@@ -1,0 +1,1 @@
+"""A stand-in package for running InvokeAI's download-queue tests on fetchq."""
