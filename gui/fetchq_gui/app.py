@@ -152,6 +152,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if demo is not None:
         for url, priority in demo.urls:
             window.add_urls([url], priority=priority)
+        package = window.add_multifile(demo.model_parts, priority=5)
+        if package is not None:
+            window.select_jobs([package.id])  # its files show under the table
         if args.screenshot:
             QTimer.singleShot(3500, lambda: _take_screenshot(window, args.screenshot))
     if args.urls:

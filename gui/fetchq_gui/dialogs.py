@@ -31,7 +31,7 @@ from fetchq import InvalidChecksumError, parse_checksum, sanitize_filename
 
 from .qt_helpers import named
 from .settings import Settings
-from .urls import ParsedUrls, extract_urls
+from .urls import ParsedUrls, extract_urls, suggest_package_name
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class AddRequest:
     connections: int
     checksum: Optional[str]
     access_token: Optional[str]
+    package_name: Optional[str] = None
+    """Add the links as one multi-file job, into a folder of this name."""
 
 
 class AddDownloadsDialog(QDialog):
@@ -94,8 +96,21 @@ class AddDownloadsDialog(QDialog):
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText("optional, sent as a Bearer token to this site only")
 
+        self.package_check = named(QCheckBox("Add as one package"), "package_check")
+        self.package_check.setToolTip(
+            "One row for all these links, downloaded into one folder: an album, a dataset"
+        )
+        self.package_edit = named(QLineEdit(), "package_edit")
+        self.package_edit.setPlaceholderText("folder name")
+        self.package_edit.setEnabled(False)
+        self.package_check.toggled.connect(self._package_toggled)
+        package_row = QHBoxLayout()
+        package_row.addWidget(self.package_check)
+        package_row.addWidget(self.package_edit, 1)
+
         form = QFormLayout()
         form.addRow("Save to:", folder_row)
+        form.addRow("", package_row)
         form.addRow("File name:", self.name_edit)
         form.addRow("Priority:", self.priority_spin)
         form.addRow("Connections per file:", self.connections_spin)
@@ -125,6 +140,13 @@ class AddDownloadsDialog(QDialog):
         self.checksum_edit.textChanged.connect(self._reparse)
         self.folder_edit.textChanged.connect(self._reparse)
         self.name_edit.textChanged.connect(self._reparse)
+        self.package_edit.textChanged.connect(self._reparse)
+        self._reparse()
+
+    def _package_toggled(self, checked: bool) -> None:
+        self.package_edit.setEnabled(checked)
+        if checked and not self.package_edit.text():
+            self.package_edit.setText(suggest_package_name(self._parsed.urls))
         self._reparse()
 
     @property
@@ -146,6 +168,9 @@ class AddDownloadsDialog(QDialog):
             lines.append(problem)
         self.summary.setText("\n".join(lines) or "Type or paste links (https, http, ftp) above.")
         single = count == 1
+        self.package_check.setEnabled(count > 1)
+        if count <= 1 and self.package_check.isChecked():
+            self.package_check.setChecked(False)
         self.name_edit.setEnabled(single)
         if not single and self.name_edit.text():
             self.name_edit.clear()
@@ -167,6 +192,12 @@ class AddDownloadsDialog(QDialog):
         name = self.name_edit.text().strip()
         if name and sanitize_filename(name) != name:
             return f"File name: {name!r} is not a valid file name."
+        if self.package_check.isChecked():
+            package = self.package_edit.text().strip()
+            if not package:
+                return "Package: name the folder the links go into."
+            if sanitize_filename(package) != package:
+                return f"Package: {package!r} is not a valid folder name."
         return None
 
     def _ask_probe(self) -> None:
@@ -206,6 +237,9 @@ class AddDownloadsDialog(QDialog):
             connections=self.connections_spin.value(),
             checksum=parse_checksum(checksum, None) if checksum else None,
             access_token=self.token_edit.text() or None,
+            package_name=self.package_edit.text().strip()
+            if self.package_check.isChecked()
+            else None,
         )
 
     def _accept(self) -> None:

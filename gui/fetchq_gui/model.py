@@ -37,6 +37,8 @@ PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
 """Done as a float in [0, 1], or -1.0 while the size is unknown."""
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 4
+PACKAGE_ROLE = Qt.ItemDataRole.UserRole + 5
+"""The id of the multi-file job a file row belongs to, or None."""
 
 
 class Column(enum.IntEnum):
@@ -72,6 +74,7 @@ STATUS_TEXT = {
     DownloadJobStatus.ERROR: "Failed",
 }
 
+_UNFINISHED = {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING, DownloadJobStatus.PAUSED}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.PRIORITY}
 
@@ -175,6 +178,8 @@ class JobTableModel(QAbstractTableModel):
             return row.snapshot.id
         if role == STATUS_ROLE:
             return row.snapshot.status
+        if role == PACKAGE_ROLE:
+            return row.snapshot.package_id
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
@@ -289,6 +294,8 @@ class JobTableModel(QAbstractTableModel):
     def _display(self, row: _Row, column: Column) -> str:
         snapshot = row.snapshot
         if column == Column.NAME:
+            if snapshot.is_package:
+                return f"{row.name}  ({snapshot.files} files)"
             return row.name
         if column == Column.SIZE:
             return human_size(row.total) if row.total else ""
@@ -309,6 +316,8 @@ class JobTableModel(QAbstractTableModel):
             text = STATUS_TEXT[snapshot.status]
             if snapshot.status == DownloadJobStatus.ERROR and snapshot.error_type:
                 return f"{text}: {_short_error(snapshot.error_type)}"
+            if snapshot.is_package and snapshot.status in _UNFINISHED:
+                return f"{text} · {snapshot.files_done}/{snapshot.files} files"
             return text
         if column == Column.PRIORITY:
             return str(snapshot.priority)
@@ -334,6 +343,8 @@ class JobTableModel(QAbstractTableModel):
     def _tooltip(self, row: _Row, column: Column) -> Optional[str]:
         snapshot = row.snapshot
         if column == Column.NAME:
+            if snapshot.is_package:
+                return f"{row.name}: {snapshot.files} files in one download; select it to see them"
             return f"{row.name}\n{snapshot.source}"
         if column == Column.STATUS and snapshot.error_type:
             return snapshot.error_type
@@ -404,3 +415,25 @@ class JobFilterProxy(QSortFilterProxyModel):
             return True
         status = self.sourceModel().index(source_row, 0, source_parent).data(STATUS_ROLE)
         return status in _FILTER_STATUSES[self._filter]
+
+
+class FilesProxy(JobFilterProxy):
+    """The files of one multi-file job (``package_id``), from a model of every job's files."""
+
+    def __init__(self, parent: Optional[QObject] = None) -> None:
+        super().__init__(parent)
+        self._package_id: Optional[int] = None
+
+    @property
+    def package_id(self) -> Optional[int]:
+        return self._package_id
+
+    def set_package(self, package_id: Optional[int]) -> None:
+        if package_id != self._package_id:
+            self.beginFilterChange()
+            self._package_id = package_id
+            self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        return self._package_id is not None and index.data(PACKAGE_ROLE) == self._package_id

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Optional
+from urllib.parse import unquote, urlsplit
 
-from fetchq import InvalidSourceError, validate_source
+from fetchq import InvalidSourceError, sanitize_filename, validate_source
 
 # A URL-ish token: a scheme, then anything up to whitespace or a closing bracket/quote.
 _CANDIDATE = re.compile(r"""(?i)\b[a-z][a-z0-9+.\-]*:[^\s<>"'`{}|\\^\[\]]+""")
@@ -24,6 +25,8 @@ class Refusal:
 class ParsedUrls:
     urls: tuple[str, ...]
     refused: tuple[Refusal, ...]
+    list_name: Optional[str] = None
+    """The name of the dropped list file the links came from, when they all came from one."""
 
 
 def extract_urls(text: str) -> ParsedUrls:
@@ -57,3 +60,22 @@ def _looks_like_a_bare_host(text: str) -> bool:
         return False
     host = urlsplit("http://" + text).hostname or ""
     return "." in host and "/" in text
+
+
+def suggest_package_name(urls: tuple[str, ...]) -> str:
+    """A folder name for links added as one package: the last folder their paths share
+    (``/albums/holiday/1.jpg``, ``/albums/holiday/2.jpg``: ``holiday``), else their host."""
+    parts = [urlsplit(url) for url in urls]
+    if not parts:
+        return "Package"
+    folders = [unquote(p.path).split("/")[1:-1] for p in parts]
+    shared: list[str] = []
+    for segments in zip(*folders, strict=False):
+        if len(set(segments)) != 1:
+            break
+        shared.append(segments[0])
+    hosts = {p.hostname or "" for p in parts}
+    candidate = next((s for s in reversed(shared) if s), None)
+    if candidate is None:
+        candidate = hosts.pop() if len(hosts) == 1 else "Package"
+    return sanitize_filename(candidate) or "Package"

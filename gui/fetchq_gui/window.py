@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QSplitter,
     QTabBar,
     QTableView,
     QToolBar,
@@ -44,18 +46,21 @@ from PySide6.QtWidgets import (
 
 from fetchq import (
     DownloadJob,
+    DownloadJobBase,
     DownloadJobStatus,
     DownloadQueueService,
     FetchqError,
+    MultiFileDownloadJob,
     UnknownJobIDException,
     __version__,
+    sanitize_filename,
 )
 
 from .bridge import JobSnapshot, QueueBridge
 from .delegates import ElidingDelegate, ProgressDelegate
 from .dialogs import AddDownloadsDialog, AddRequest, SettingsDialog
 from .icons import app_icon, icon
-from .model import JOB_ID_ROLE, Column, Filter, JobFilterProxy, JobTableModel
+from .model import JOB_ID_ROLE, Column, FilesProxy, Filter, JobFilterProxy, JobTableModel
 from .qt_helpers import async_slot, named
 from .settings import Settings
 from .tray import Tray
@@ -148,11 +153,25 @@ class MainWindow(QMainWindow):
         self.model = JobTableModel(self, refresh_ms=refresh_ms)
         self.proxy = JobFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        # The files of multi-file jobs: one model for all, shown a package at a time.
+        self.files_model = JobTableModel(self, refresh_ms=refresh_ms)
+        self.files_proxy = FilesProxy(self)
+        self.files_proxy.setSourceModel(self.files_model)
         self.bridge = QueueBridge(self)
         self.bridge.job_changed.connect(self._job_changed)
         self.bridge.job_finished.connect(self._job_finished)
         self.bridge.attach(queue)  # before listing, so no change falls between the two
-        self.model.add(JobSnapshot.of(job) for job in queue.list_jobs())
+        jobs = queue.list_jobs()
+        packages = queue.list_multifile_jobs()
+        for package in packages:
+            self.files_model.add(
+                JobSnapshot.of(file, package.download_path) for file in package.parts
+            )
+        rows = [
+            *(JobSnapshot.of_package(job) for job in packages),
+            *(JobSnapshot.of(job) for job in jobs if job.package_id is None),
+        ]
+        self.model.add(sorted(rows, key=lambda snapshot: snapshot.id))
 
         self._build_table()
         self._build_actions()
@@ -201,7 +220,7 @@ class MainWindow(QMainWindow):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for column, width in COLUMN_WIDTHS.items():
             self.table.setColumnWidth(column, width)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
         self.filter_tabs = QTabBar(self)
         self.filter_tabs.setObjectName("filter_tabs")
@@ -211,14 +230,59 @@ class MainWindow(QMainWindow):
             self.filter_tabs.addTab(mode.value)
         self.filter_tabs.currentChanged.connect(lambda i: self.set_filter(list(Filter)[i]))
 
+        self._build_files_pane()
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("splitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.files_pane)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
         central = QWidget(self)
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.filter_tabs)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.drop_overlay = DropOverlay(central)
+
+    def _build_files_pane(self) -> None:
+        """Under the table: the files of the multi-file job selected in it, each with its
+        own progress, and a menu that acts on one file."""
+        self.files_pane = named(QWidget(self), "files_pane")
+        self.files_label = named(QLabel(self.files_pane), "files_label")
+        self.files_label.setContentsMargins(6, 4, 6, 2)
+        self.files_table = named(QTableView(self.files_pane), "files_table")
+        table = self.files_table
+        table.setModel(self.files_proxy)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setSortingEnabled(True)
+        table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        table.setAlternatingRowColors(True)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        table.verticalHeader().hide()
+        table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
+        table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(table))
+        table.setItemDelegateForColumn(Column.NAME, ElidingDelegate(table))
+        table.setItemDelegateForColumn(Column.DESTINATION, ElidingDelegate(table))
+        table.horizontalHeader().setStretchLastSection(True)
+        for column, width in COLUMN_WIDTHS.items():
+            table.setColumnWidth(column, width)
+        for column in (Column.PRIORITY, Column.ADDED):
+            table.setColumnHidden(column, True)
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        table.customContextMenuRequested.connect(self.show_files_context_menu)
+        table.doubleClicked.connect(lambda _index: self._open_path(self._selected_file_path()))
+        layout = QVBoxLayout(self.files_pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.files_label)
+        layout.addWidget(table, 1)
+        self.files_pane.hide()
 
     def _action(
         self,
@@ -480,19 +544,33 @@ class MainWindow(QMainWindow):
                 if index.isValid():
                     selection.select(index, flags)
 
-    def _jobs(self, snapshots: Iterable[JobSnapshot]) -> list[DownloadJob]:
-        jobs = []
+    def _jobs(self, snapshots: Iterable[JobSnapshot]) -> list[DownloadJobBase]:
+        """The queue's jobs behind rows: downloads, and multi-file jobs (one row each)."""
+        jobs: list[DownloadJobBase] = []
         for snapshot in snapshots:
             try:
-                jobs.append(self.queue.id_to_job(snapshot.id))
+                if snapshot.is_package:
+                    jobs.append(self.queue.id_to_multifile_job(snapshot.id))
+                else:
+                    jobs.append(self.queue.id_to_job(snapshot.id))
             except UnknownJobIDException:
                 continue
         return jobs
 
-    def _refresh_rows(self, jobs: Iterable[DownloadJob]) -> None:
+    def _refresh_rows(self, jobs: Iterable[DownloadJobBase]) -> None:
         for job in jobs:
-            self.model.update(JobSnapshot.of(job))
+            if isinstance(job, MultiFileDownloadJob):
+                self.model.update(JobSnapshot.of_package(job))
+                for file in job.parts:
+                    self.files_model.update(JobSnapshot.of(file, job.download_path))
+            elif isinstance(job, DownloadJob):
+                if job.package_id is None:
+                    self.model.update(JobSnapshot.of(job))
+                else:
+                    with contextlib.suppress(UnknownJobIDException):
+                        self._refresh_rows([self.queue.id_to_multifile_job(job.package_id)])
         self.model.flush()
+        self.files_model.flush()
 
     def _refresh(self) -> None:
         """Enable the actions that can act on the selection; update the status bar and tray."""
@@ -529,8 +607,12 @@ class MainWindow(QMainWindow):
             text += f" · {counts[DownloadJobStatus.ERROR]} failed"
         self.counts_label.setText(text)
         self.tray.set_status(f"{text}{' · ' + speed if speed else ''}")
+        self._show_files()
 
     def _job_changed(self, snapshot: JobSnapshot) -> None:
+        if snapshot.package_id is not None:
+            self.files_model.update(snapshot)
+            return
         self.model.update(snapshot)
         if snapshot.id in self._pending_removal and snapshot.status in TERMINAL:
             self._pending_removal.discard(snapshot.id)
@@ -586,6 +668,46 @@ class MainWindow(QMainWindow):
             self._warn("Some links were not added", "\n".join(problems[:10]))
         return jobs
 
+    def add_package(
+        self,
+        urls: Sequence[str],
+        name: str,
+        folder: Optional[Path] = None,
+        *,
+        priority: int = 10,
+        access_token: Optional[str] = None,
+    ) -> Optional[MultiFileDownloadJob]:
+        """Queue URLs as one multi-file job, into the folder ``name`` under ``folder``: the
+        server names each file."""
+        return self.add_multifile(
+            [(url, f"{name}/") for url in urls],
+            folder,
+            priority=priority,
+            access_token=access_token,
+        )
+
+    def add_multifile(
+        self,
+        parts: Sequence[tuple[str, str]],
+        folder: Optional[Path] = None,
+        *,
+        priority: int = 10,
+        access_token: Optional[str] = None,
+    ) -> Optional[MultiFileDownloadJob]:
+        """Queue ``(url, relative path)`` pairs as one multi-file job under ``folder``."""
+        try:
+            package = self.queue.multifile_download(
+                parts, folder or self.download_dir, access_token, priority=priority
+            )
+        except (FetchqError, ValueError) as exc:
+            self._warn("The package was not added", str(exc))
+            return None
+        self.files_model.add(JobSnapshot.of(file, package.download_path) for file in package.parts)
+        self.model.add([JobSnapshot.of_package(package)])
+        count = len(package.download_parts)
+        self.statusBar().showMessage(f"Added {package.name}: {count} files as one package", 4000)
+        return package
+
     def open_add_dialog(self, text: str = "") -> AddDownloadsDialog:
         folder = self.settings.last_add_folder or self.download_dir
         dialog = AddDownloadsDialog(self.settings, folder, self, text=text)
@@ -604,6 +726,15 @@ class MainWindow(QMainWindow):
 
     def _add_request(self, request: AddRequest) -> None:
         self.settings.last_add_folder = request.folder
+        if request.package_name:
+            self.add_package(
+                request.urls,
+                request.package_name,
+                request.folder,
+                priority=request.priority,
+                access_token=request.access_token,
+            )
+            return
         self.add_urls(
             request.urls,
             request.folder,
@@ -646,6 +777,7 @@ class MainWindow(QMainWindow):
         urls: list[str] = []
         refused: list[Refusal] = []
         texts: list[str] = []
+        lists: list[str] = []  # names of the list files dropped
         if mime.hasUrls():
             for url in mime.urls():
                 if url.isLocalFile():
@@ -658,6 +790,7 @@ class MainWindow(QMainWindow):
                         texts.append(f"https://placeholder.invalid/{path.name}")
                     elif path.is_file() and path.stat().st_size <= MAX_DROPPED_FILE_BYTES:
                         texts.append(path.read_text(encoding="utf-8", errors="replace"))
+                        lists.append(path.stem)
                     else:
                         refused.append(
                             Refusal(path.name, "not a readable list of links under 1 MiB")
@@ -670,7 +803,8 @@ class MainWindow(QMainWindow):
             parsed = extract_urls(text)
             urls.extend(u for u in parsed.urls if u not in urls)
             refused.extend(parsed.refused)
-        return ParsedUrls(tuple(urls), tuple(refused))
+        list_name = lists[0] if len(lists) == 1 and len(texts) == 1 else None
+        return ParsedUrls(tuple(urls), tuple(refused), list_name)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         parsed = self._mime_urls(event.mimeData(), read_files=False)
@@ -702,7 +836,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Nothing to download in what was dropped", 4000)
             return
         event.acceptProposedAction()
-        self.add_urls(parsed.urls)
+        name = sanitize_filename(parsed.list_name) if parsed.list_name else None
+        if name and len(parsed.urls) > 1:
+            self.add_package(parsed.urls, name)  # a list file is one thing: one package
+        else:
+            self.add_urls(parsed.urls)
 
     # -- job control ----------------------------------------------------------------------
 
@@ -745,23 +883,133 @@ class MainWindow(QMainWindow):
 
     def prune(self) -> None:
         self.queue.prune_jobs()
+        self._drop_rows_gone_from_queue()
+
+    def _drop_rows_gone_from_queue(self) -> None:
         remaining = {job.id for job in self.queue.list_jobs()}
+        remaining.update(job.id for job in self.queue.list_multifile_jobs())
         self.model.remove(s.id for s in self.model.snapshots() if s.id not in remaining)
+        self.files_model.remove(s.id for s in self.files_model.snapshots() if s.id not in remaining)
+        self._show_files()
 
     def remove_selected(self) -> None:
         finished = []
         for snapshot in self.selected_snapshots():
-            try:
-                job = self.queue.id_to_job(snapshot.id)
-            except UnknownJobIDException:
+            jobs = self._jobs([snapshot])
+            if not jobs:
                 finished.append(snapshot.id)
                 continue
+            job = jobs[0]
+            if isinstance(job, MultiFileDownloadJob):
+                self.queue.remove_job(job)  # the files on disk stay
+                finished.append(job.id)
+                self.files_model.remove(file.id for file in job.download_parts)
+                continue
+            assert isinstance(job, DownloadJob)
             if not job.in_terminal_state:
                 self._pending_removal.add(job.id)
             self.queue.remove_job(job)
             if job.in_terminal_state:
                 finished.append(job.id)
         self.model.remove(finished)
+        self._show_files()
+
+    # -- the files of a multi-file job ------------------------------------------------------
+
+    def _selection_changed(self) -> None:
+        self._refresh()
+
+    def _show_files(self) -> None:
+        """Show the files of the one multi-file job selected, if that is what is selected."""
+        selected = self.selected_snapshots()
+        package = selected[0] if len(selected) == 1 and selected[0].is_package else None
+        self.files_proxy.set_package(package.id if package is not None else None)
+        if package is None:
+            self.files_pane.hide()
+            return
+        self.files_label.setText(
+            f"Files of {package.name}: {package.files_done} of {package.files} done"
+        )
+        self.files_pane.show()
+
+    def selected_files(self) -> list[JobSnapshot]:
+        """The files selected in the files pane."""
+        rows = self.files_table.selectionModel().selectedRows()
+        found = (self.files_model.snapshot(int(index.data(JOB_ID_ROLE))) for index in rows)
+        return [s for s in found if s is not None]
+
+    def _selected_file_path(self) -> Optional[str]:
+        files = self.selected_files()
+        if len(files) == 1 and files[0].status == DownloadJobStatus.COMPLETED:
+            return files[0].download_path
+        return None
+
+    def _open_path(self, path: Optional[str]) -> None:
+        if path and Path(path).exists():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    def files_context_menu(self) -> QMenu:
+        """What one file of a multi-file job can do; cancelling is the whole job's."""
+        files = self.selected_files()
+        statuses = {f.status for f in files}
+        menu = QMenu(self)
+        menu.setObjectName("files_context_menu")
+        jobs = [j for j in self._jobs(files) if isinstance(j, DownloadJob)]
+
+        def add(name: str, text: str, enabled: bool, slot: Callable[[], Any]) -> None:
+            action = menu.addAction(text)
+            action.setObjectName(name)
+            action.setEnabled(enabled)
+            action.triggered.connect(lambda _checked=False: slot())
+
+        def each(control: Callable[[DownloadJob], None]) -> Callable[[], None]:
+            def run() -> None:
+                for job in jobs:
+                    control(job)
+                self._refresh_rows(jobs)
+
+            return run
+
+        active = {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING}
+        add("file_pause", "Pause this file", bool(statuses & active), each(self.queue.pause_job))
+        add(
+            "file_resume",
+            "Resume this file",
+            DownloadJobStatus.PAUSED in statuses,
+            each(self.queue.resume_job),
+        )
+        add(
+            "file_retry",
+            "Retry this file",
+            bool(statuses & {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED}),
+            each(self.queue.retry_job),
+        )
+        add(
+            "file_first",
+            "Download this file first",
+            bool(statuses & {DownloadJobStatus.WAITING}),
+            each(lambda job: self.queue.set_priority(job, max(0, job.priority - 1))),
+        )
+        menu.addSeparator()
+        path = self._selected_file_path()
+        add("file_open", "Open file", path is not None, lambda: self._open_path(path))
+        add(
+            "file_copy_url",
+            "Copy link",
+            bool(files),
+            lambda: QGuiApplication.clipboard().setText("\n".join(f.source for f in files)),
+        )
+        return menu
+
+    def show_files_context_menu(self, position: QPoint) -> None:
+        index = self.files_table.indexAt(position)
+        if index.isValid() and not self.files_table.selectionModel().isRowSelected(
+            index.row(), index.parent()
+        ):
+            self.files_table.selectRow(index.row())
+        menu = self.files_context_menu()
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(self.files_table.viewport().mapToGlobal(position))
 
     def shift_priority(self, delta: int) -> None:
         jobs = [j for j in self._jobs(self.selected_snapshots()) if j.status not in TERMINAL]
