@@ -107,7 +107,9 @@ class HostTrials:
     each trial costs a connection (a TLS handshake) and a range read in part. So one download
     tries while the others wait; if two connections did not help, the others do not try for
     ``REMEMBER`` seconds (the link, not each connection, is the limit); if they helped, each
-    download tries for itself.
+    download tries for itself. The download that tried keeps its own schedule of retrials: a
+    tenth of a second over TLS, a handshake included, can misjudge a link, and a negative
+    verdict must not hold one large download to one connection for its whole length.
     """
 
     REMEMBER = 30.0
@@ -116,24 +118,27 @@ class HostTrials:
         self._lock = threading.Lock()
         self._clock = clock
         self._trying: set[str] = set()
-        self._no_help_until: dict[str, float] = {}
+        self._no_help_until: dict[str, tuple[float, object]] = {}  # host: (until, who tried)
 
-    def may_try(self, host: str) -> bool:
-        """Whether a download of ``host`` may try a second connection now; if True, it must
-        report with :meth:`tried` or :meth:`abandon`."""
+    def may_try(self, host: str, who: object = None) -> bool:
+        """Whether download ``who`` of ``host`` may try a second connection now; if True, it
+        must report with :meth:`tried` or :meth:`abandon`."""
         with self._lock:
-            if host in self._trying or self._clock() < self._no_help_until.get(host, 0.0):
+            if host in self._trying:
+                return False
+            until, tried_by = self._no_help_until.get(host, (0.0, None))
+            if self._clock() < until and (who is None or tried_by is not who):
                 return False
             self._trying.add(host)
             return True
 
-    def tried(self, host: str, helped: bool) -> None:
+    def tried(self, host: str, helped: bool, who: object = None) -> None:
         with self._lock:
             self._trying.discard(host)
             if helped:
                 self._no_help_until.pop(host, None)
             else:
-                self._no_help_until[host] = self._clock() + self.REMEMBER
+                self._no_help_until[host] = (self._clock() + self.REMEMBER, who)
 
     def abandon(self, host: str) -> None:
         """A trial that never got its answer (the download ended or stopped first)."""

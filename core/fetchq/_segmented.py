@@ -47,6 +47,8 @@ class Setup:
     limiter: RateLimiter
     host_slots: HostSlots
     trials: HostTrials
+    trials_key: object
+    """Who this download is to :class:`HostTrials` (the same for all its attempts)."""
     host_key: str
     max_connections: int
     fetch_range: Callable[[ByteRange, Receiver], object]
@@ -205,8 +207,8 @@ class Connections:
                 split_after=setup.split_after,
                 split_if_longer_than=setup.split_if_longer_than,
                 aborted=lambda: setup.signal.aborted or self._stop.is_set(),
-                may_try=lambda: setup.trials.may_try(setup.host_key),
-                tried=lambda helped: setup.trials.tried(setup.host_key, helped),
+                may_try=lambda: setup.trials.may_try(setup.host_key, setup.trials_key),
+                tried=lambda helped: setup.trials.tried(setup.host_key, helped, setup.trials_key),
                 abandon=lambda: setup.trials.abandon(setup.host_key),
             )
             self.supervisor.start()

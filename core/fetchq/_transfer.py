@@ -655,6 +655,7 @@ class Transfer:
                 limiter=self.host.limiter,
                 host_slots=self.host.host_slots,
                 trials=self.host.trials,
+                trials_key=self,  # one transfer: its retrials are its own
                 host_key=self._host_key,
                 max_connections=self.request.max_connections,
                 fetch_range=self._fetch_range,
