@@ -86,6 +86,8 @@ class Supervisor:
         probe_bytes = 0
         retrial_at = 0.0
         stage = Growth.ONE
+        pair_again = False  # two connections measured again, not a new trial
+        clock_from = 0.0  # the probe's clock starts no sooner than this
         while True:
             if self._ended.acquire(
                 timeout=FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
@@ -98,7 +100,8 @@ class Supervisor:
             if self._aborted():
                 continue
             if probe_start is None:
-                probe_start, probe_bytes = now, self._bytes_done()
+                if now >= clock_from:
+                    probe_start, probe_bytes = now, self._bytes_done()
                 continue
             if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self._split_after:
                 speed = (self._bytes_done() - probe_bytes) / (now - probe_start)
@@ -115,9 +118,16 @@ class Supervisor:
                     elif stage is Growth.TWO and not self._try_add():
                         self._abandon()
                         stage = Growth.ONE
+                    elif stage is Growth.TWO:
+                        # The pair's clock starts a tick later: the new connection's
+                        # handshake (TLS: round trips and keys) is not its speed.
+                        probe_start, clock_from = None, now + TICK_SECONDS
+                        continue
                 else:
                     stage = after_two(speed, self.single_speed)
-                    self._tried(stage in (Growth.GROW, Growth.KEEP_TWO))
+                    if not pair_again:
+                        self._tried(stage in (Growth.GROW, Growth.KEEP_TWO))
+                    pair_again = False
                     logger.debug(
                         "one connection %.0f B/s, two %.0f B/s: %s",
                         self.single_speed,
@@ -126,12 +136,16 @@ class Supervisor:
                     )
                     if stage is Growth.BACK_TO_ONE:
                         self._halt_extras()
-                        retrial_at = now + RETRIAL_AFTER
+                    retrial_at = now + RETRIAL_AFTER
                 probe_start, probe_bytes = now, self._bytes_done()
             elif stage in (Growth.BACK_TO_ONE, Growth.SETTLED) and now >= retrial_at:
                 # One judgement from a tenth of a second can be wrong (servers shape speed in
                 # bursts, and slow down): while the download has a while to go, look again.
                 stage, probe_start = Growth.ONE, None
+                continue
+            elif stage is Growth.KEEP_TWO and now >= retrial_at:
+                # Two helped a little: measure the pair again, and grow if it now helps more.
+                stage, probe_start, pair_again = Growth.TWO, None, True
                 continue
             if stage is Growth.GROW:
                 while self._try_add():
