@@ -86,8 +86,7 @@ class Supervisor:
         probe_bytes = 0
         retrial_at = 0.0
         stage = Growth.ONE
-        pair_again = False  # two connections measured again, not a new trial
-        clock_from = 0.0  # the probe's clock starts no sooner than this
+        warmed = False  # the first window, the socket buffers' burst in it, is not a speed
         while True:
             if self._ended.acquire(
                 timeout=FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
@@ -100,7 +99,15 @@ class Supervisor:
             if self._aborted():
                 continue
             if probe_start is None:
-                if now >= clock_from:
+                probe_start, probe_bytes = now, self._bytes_done()
+                continue
+            if not warmed:
+                # A server that shapes its rate (nginx's limit_rate, a CDN) sends what it had
+                # buffered at once: measured, one connection looked several times faster
+                # than it is, and the trial of two always failed against it. So the first
+                # tick of the download is not measured.
+                if now - probe_start >= TICK_SECONDS:
+                    warmed = True
                     probe_start, probe_bytes = now, self._bytes_done()
                 continue
             if stage in (Growth.ONE, Growth.TWO) and now - probe_start >= self._split_after:
@@ -118,16 +125,9 @@ class Supervisor:
                     elif stage is Growth.TWO and not self._try_add():
                         self._abandon()
                         stage = Growth.ONE
-                    elif stage is Growth.TWO:
-                        # The pair's clock starts a tick later: the new connection's
-                        # handshake (TLS: round trips and keys) is not its speed.
-                        probe_start, clock_from = None, now + TICK_SECONDS
-                        continue
                 else:
                     stage = after_two(speed, self.single_speed)
-                    if not pair_again:
-                        self._tried(stage in (Growth.GROW, Growth.KEEP_TWO))
-                    pair_again = False
+                    self._tried(stage in (Growth.GROW, Growth.KEEP_TWO))
                     logger.debug(
                         "one connection %.0f B/s, two %.0f B/s: %s",
                         self.single_speed,
@@ -144,8 +144,11 @@ class Supervisor:
                 stage, probe_start = Growth.ONE, None
                 continue
             elif stage is Growth.KEEP_TWO and now >= retrial_at:
-                # Two helped a little: measure the pair again, and grow if it now helps more.
-                stage, probe_start, pair_again = Growth.TWO, None, True
+                # Two helped a little, by a measure that may have been wrong: measure one
+                # again, then two, as at the start (one connection's speed is not
+                # measurable while two run).
+                self._halt_extras()
+                stage, probe_start = Growth.ONE, None
                 continue
             if stage is Growth.GROW:
                 while self._try_add():

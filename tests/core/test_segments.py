@@ -86,7 +86,7 @@ def test_the_connection_probe_keeps_only_what_the_speeds_justify() -> None:
 def test_a_second_connection_that_does_not_help_hands_its_range_back(
     make_queue: QueueFactory, server: TestServer, downloads: Path
 ) -> None:
-    data = payload(12 * MiB)
+    data = payload(16 * MiB)
     url = server.add("/shared.bin", data, shared_rate=8 * MiB)  # the link, not each connection
     queue = make_queue(
         max_connections_per_download=8, transfer_settings=TransferSettings(split_after=0.3)
