@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def test_bytes_after_a_body_never_become_the_next_file(
         b"Content-Length: 4\r\n\r\nFAKE"
     )
 
+    injected_sent = threading.Event()
+
     def serve(connection: socket.socket, request: bytes, number: int) -> None:
         while request:
             if b"/first.bin" in request:
@@ -39,6 +42,7 @@ def test_bytes_after_a_body_never_become_the_next_file(
                     connection.sendall(injected)
                 else:
                     connection.sendall(b"hello" + injected)
+                injected_sent.set()
             else:
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nREAL")
             request = read_request(connection)
@@ -47,7 +51,9 @@ def test_bytes_after_a_body_never_become_the_next_file(
         queue = make_queue(max_parallel_dl=1)
         first = queue.download(raw.url("/first.bin"), downloads)
         queue.wait_for_job(first, LONG)
-        time.sleep(0.2)  # the late bytes are there before the next request goes out
+        # On loopback, bytes a sendall() has returned for wait in our socket: the late ones
+        # are there before the next request goes out.
+        assert injected_sent.wait(LONG)
         second = queue.download(raw.url("/second.bin"), downloads)
         assert queue.join(LONG)
     assert first.complete
