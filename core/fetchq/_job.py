@@ -177,6 +177,14 @@ class DownloadJob(DownloadJobBase):
     package_id: Optional[int] = Field(
         default=None, description="The multi-file job this file belongs to, if any"
     )
+    already_downloaded: bool = Field(
+        default=False, description="Completed without fetching: the same file was already there"
+    )
+    waiting_for: Optional[str] = Field(
+        default=None,
+        exclude=True,
+        description='While running: "bandwidth" or "connection" (to its host) when it waits',
+    )
 
     access_token: Optional[str] = Field(default=None, exclude=True, repr=False)
 

@@ -10,18 +10,41 @@ from typing import Optional
 
 from ._abort import AbortSignal
 
+WaitingReport = Callable[[Optional[str]], None]
+"""Told ``"bandwidth"`` or ``"connection"`` when a download must wait a while, then None."""
+
+LONG_WAIT = 1.0
+"""A wait longer than this is reported: the person sees why a download does not move."""
+
+
+class _Lane:
+    """One download's share of the bandwidth: its own bucket, refilled at its share's rate."""
+
+    __slots__ = ("busy_until", "stamp", "tokens")
+
+    def __init__(self, now: float) -> None:
+        self.tokens = 0.0
+        self.stamp = now
+        self.busy_until = now
+
 
 class RateLimiter:
-    """A token bucket shared by every connection; ``rate`` (bytes/s, None = unlimited) may change
-    at any time and applies from the next chunk."""
+    """A global speed limit shared fairly between the downloads that are receiving.
+
+    Each download (a *lane*, keyed by its job) gets an equal share of ``rate`` (bytes/s, None =
+    unlimited) in a token bucket of its own, and its connections share that. A download that
+    received nothing for ``IDLE`` seconds gives its share back, so the limit is used in full; a
+    new download has its share from its first chunk instead of waiting behind the debt of a
+    big one's many connections. ``rate`` may change at any time and applies from the next chunk.
+    """
 
     BURST_SECONDS = 0.25
+    IDLE = 0.5
 
     def __init__(self, rate: Optional[float] = None) -> None:
         self._lock = threading.Lock()
         self._rate: Optional[float] = None
-        self._tokens = 0.0
-        self._stamp = time.monotonic()
+        self._lanes: dict[object, _Lane] = {}
         self.rate = rate
 
     @property
@@ -34,11 +57,28 @@ class RateLimiter:
             raise ValueError("the speed limit must be positive, or None for no limit")
         with self._lock:
             self._rate = float(value) if value is not None else None
-            self._tokens = 0.0
-            self._stamp = time.monotonic()
+            self._lanes.clear()
 
-    def consume(self, count: int, signal: AbortSignal) -> None:
-        """Account for ``count`` bytes received; sleep (abortably) while over the limit."""
+    def active_lanes(self) -> int:
+        """Downloads sharing the limit now (for tests and the status line)."""
+        with self._lock:
+            self._forget_idle(time.monotonic())
+            return len(self._lanes)
+
+    def _forget_idle(self, now: float) -> None:
+        idle = [key for key, lane in self._lanes.items() if now > lane.busy_until + self.IDLE]
+        for key in idle:
+            del self._lanes[key]
+
+    def consume(
+        self,
+        count: int,
+        signal: AbortSignal,
+        lane: object = None,
+        waiting: Optional[WaitingReport] = None,
+    ) -> None:
+        """Account for ``count`` bytes that ``lane`` received; sleep (abortably) while it is over
+        its share. A sleep over ``LONG_WAIT`` is reported to ``waiting``."""
         if self._rate is None:
             return
         with self._lock:
@@ -46,24 +86,53 @@ class RateLimiter:
             if rate is None:  # lifted while we waited for the lock
                 return
             now = time.monotonic()
-            self._tokens = min(rate * self.BURST_SECONDS, self._tokens + (now - self._stamp) * rate)
-            self._stamp = now
-            self._tokens -= count
-            debt = -self._tokens
-        if debt > 0:
-            signal.wait(debt / rate)
+            state = self._lanes.get(lane)
+            if state is None:
+                self._forget_idle(now)
+                state = self._lanes[lane] = _Lane(now)
+            share = rate / len(self._lanes)
+            state.tokens = min(
+                share * self.BURST_SECONDS, state.tokens + (now - state.stamp) * share
+            )
+            state.stamp = now
+            state.tokens -= count
+            delay = -state.tokens / share
+            state.busy_until = max(state.busy_until, now + max(delay, 0.0))
+        if delay <= 0:
+            return
+        if waiting is not None and delay > LONG_WAIT:
+            waiting("bandwidth")
+            signal.wait(delay)
+            waiting(None)
+        else:
+            signal.wait(delay)
 
 
 class HostSlots:
-    """At most ``limit`` connections per host (None = no cap), shared by every job."""
+    """At most ``limit`` connections per host (None = no cap), shared by every job.
+
+    A download's first connection waits for a slot; its extra connections only take free ones,
+    and give theirs back (:meth:`should_yield`) while another download waits for its first, so
+    a big download with many connections never holds a small one back for its whole length.
+    """
 
     def __init__(self, limit: Optional[int]) -> None:
         self._condition = threading.Condition()
         self._in_use: dict[str, int] = {}
         self._waiting: dict[str, int] = {}  # jobs blocked for their first connection
+        self._yielding: dict[str, int] = {}  # extra connections giving their slot to them
         self.limit = limit
         self.peak = 0
         """The most connections one host has had at once (for tests and diagnostics)."""
+
+    def in_use(self, host: str) -> int:
+        with self._condition:
+            return self._in_use.get(host, 0)
+
+    def busiest(self) -> int:
+        """The connections open to the busiest host now (for tests and diagnostics)."""
+        with self._condition:
+            return max(self._in_use.values(), default=0)
 
     def try_acquire(self, host: str) -> bool:
         """A slot for an extra connection, only if no job waits for its first one."""
@@ -75,19 +144,43 @@ class HostSlots:
             self.peak = max(self.peak, self._in_use[host])
             return True
 
-    def acquire(self, host: str, signal: AbortSignal) -> bool:
-        """Wait for a slot; False if the transfer was aborted while waiting."""
+    def acquire(
+        self, host: str, signal: AbortSignal, waiting: Optional[WaitingReport] = None
+    ) -> bool:
+        """Wait for a slot; False if the transfer was aborted while waiting. A wait is
+        reported to ``waiting`` (``"connection"``, then None)."""
+        told = False
         with self._condition:
             self._waiting[host] = self._waiting.get(host, 0) + 1
             try:
                 while self.limit is not None and self._in_use.get(host, 0) >= self.limit:
                     if signal.aborted:
                         return False
+                    if waiting is not None and not told:
+                        told = True
+                        self._condition.release()  # never call out holding the lock
+                        try:
+                            waiting("connection")
+                        finally:
+                            self._condition.acquire()
+                        continue
                     self._condition.wait(0.2)
             finally:
                 self._waiting[host] -= 1
             self._in_use[host] = self._in_use.get(host, 0) + 1
             self.peak = max(self.peak, self._in_use[host])
+        if told and waiting is not None:
+            waiting(None)
+        return True
+
+    def should_yield(self, host: str) -> bool:
+        """Whether an extra connection should end now and free its slot for a download that
+        waits for its first connection; True promises that slot to it."""
+        with self._condition:
+            wanted = self._waiting.get(host, 0) - self._yielding.get(host, 0)
+            if wanted <= 0:
+                return False
+            self._yielding[host] = self._yielding.get(host, 0) + 1
             return True
 
     def release(self, host: str) -> None:
@@ -97,6 +190,8 @@ class HostSlots:
                 self._in_use[host] = count
             else:
                 self._in_use.pop(host, None)
+            if self._yielding.get(host, 0) > 0:
+                self._yielding[host] -= 1
             self._condition.notify_all()
 
 

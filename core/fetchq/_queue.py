@@ -102,7 +102,9 @@ class JobCallbacks:
     on_error: Optional[ErrorHandler] = None
     on_running: Optional[DownloadEventHandler] = None
     """A worker took the job and is connecting; ``on_start`` follows when the server answers
-    with the file. Service-wide only: the reference API has no such callback."""
+    with the file. Also called when a running job starts or stops waiting for bandwidth or a
+    connection (``job.waiting_for``). Service-wide only: the reference API has no such
+    callback."""
 
 
 _EVENT_CALLBACKS = {
@@ -113,7 +115,7 @@ _EVENT_CALLBACKS = {
     "download_paused": "on_cancelled",  # InvokeAI calls on_cancelled on a pause (status PAUSED)
     "download_error": "on_error",
 }
-_CALLBACK_ONLY = frozenset({"download_running"})
+_CALLBACK_ONLY = frozenset({"download_running", "download_waiting"})
 """Events that reach the service-wide callbacks, never a job's callbacks or the bus."""
 
 
@@ -180,6 +182,11 @@ class _Running:
     def started_over(self, message: str) -> None:
         self.job.resume_from_scratch = True
         self.job.resume_message = message
+
+    def waiting(self, reason: Optional[str]) -> None:
+        if self.job.waiting_for != reason:
+            self.job.waiting_for = reason
+            self.service._post(self.job, "download_waiting")
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None:
         self.service._post(
@@ -1260,6 +1267,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._dequeues += 1
         job.job_started = iso_now()
         job.job_ended = None
+        job.already_downloaded = False
         running = _Running(self, job)
         self._running[job.id] = running
         # download_started waits for the server's answer (_set_target): a 404 gives an error
@@ -1318,7 +1326,9 @@ class DownloadQueueService(DownloadQueueServiceBase):
             del self._running[job.id]
             self._settling.add(job.id)
             job.job_ended = iso_now()
+            job.waiting_for = None
             if failure is None:
+                job.already_downloaded = outcome.reused_existing
                 job.download_path = outcome.download_path
                 job.bytes = outcome.size
                 # total_bytes is the size the server announced: 0 when it never said.

@@ -55,6 +55,8 @@ class Setup:
     """Send a Range request for these bytes (the transfer knows the URL, headers and token)."""
     tick: Callable[[float], None]
     """Report progress (and save the sidecar now and then)."""
+    waiting: Callable[[Optional[str]], None]
+    """Report a long wait for bandwidth (see :class:`RateLimiter`)."""
     known_total: Optional[int]
     validators: tuple[Optional[str], Optional[str]]
     """ETag and Last-Modified recorded for the part file."""
@@ -74,12 +76,29 @@ class SegmentWriter:
     stealing), or up into a free range that follows (the stream goes on).
     """
 
-    __slots__ = ("_chunks", "_connections", "_flush_by", "_halt", "_held", "_limited", "segment")
+    __slots__ = (
+        "_chunks",
+        "_connections",
+        "_extra",
+        "_flush_by",
+        "_halt",
+        "_held",
+        "_limited",
+        "segment",
+    )
 
-    def __init__(self, connections: Connections, segment: Segment, halt: threading.Event) -> None:
+    def __init__(
+        self,
+        connections: Connections,
+        segment: Segment,
+        halt: threading.Event,
+        extra: bool = False,
+    ) -> None:
         self._connections = connections
         self.segment = segment
         self._halt = halt
+        self._extra = extra
+        """An extra connection: it gives its slot to a download waiting for its first one."""
         # libcurl's chunks are kept as they came (each a new bytes object) and written with one
         # pwritev: no copy into a buffer of ours first.
         self._chunks: list[bytes] = []
@@ -97,13 +116,18 @@ class SegmentWriter:
         held = self._held = self._held + len(data)
         if self._limited:
             setup = self._connections.setup
-            setup.limiter.consume(len(data), setup.signal)
+            setup.limiter.consume(len(data), setup.signal, setup.job_id, setup.waiting)
         segment = self.segment
         if held >= WRITE_SIZE or segment.position + held >= segment.end or now >= self._flush_by:
             if not self.flush():
                 return False
             connections = self._connections
             if connections.stopping() or self._halt.is_set():
+                return False
+            if self._extra and connections.setup.host_slots.should_yield(
+                connections.setup.host_key
+            ):
+                self._halt.set()  # the rest of the segment goes back to the plan
                 return False
             if connections.supervisor is None and now >= connections.next_tick:
                 connections.tick(now)
@@ -317,7 +341,7 @@ class Connections:
 
     def _extra(self, halt: threading.Event) -> None:
         try:
-            self._connection(self.setup.plan.claim(), halt)
+            self._connection(self.setup.plan.claim(), halt, extra=True)
         finally:
             with self._lock:
                 self._extras -= 1
@@ -325,7 +349,9 @@ class Connections:
             if self.supervisor is not None:
                 self.supervisor.connection_ended()
 
-    def _connection(self, segment: Optional[Segment], halt: threading.Event) -> None:
+    def _connection(
+        self, segment: Optional[Segment], halt: threading.Event, extra: bool = False
+    ) -> None:
         """One connection's life: fetch its segment, then claim more work until none is left.
 
         Setting ``halt`` retires the connection: it stops at its next chunk and gives its
@@ -339,7 +365,7 @@ class Connections:
             and not halt.is_set()
             and not setup.signal.aborted
         ):
-            receiver = _RangeReceiver(self, segment, halt)
+            receiver = _RangeReceiver(self, segment, halt, extra)
             self._writers.append(receiver)
             try:
                 setup.fetch_range((segment.position, segment.end), receiver)

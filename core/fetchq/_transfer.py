@@ -190,6 +190,10 @@ class TransferHost(Protocol):
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
+    def waiting(self, reason: Optional[str]) -> None:
+        """The download waits for ``"bandwidth"`` or a ``"connection"`` to its host; None: no
+        longer."""
+
 
 class _Tail:
     """Receives the answer to the overlap check of a bare part file: its head and some bytes."""
@@ -357,7 +361,7 @@ class Transfer:
                 self._open_part(total)
                 return self._finish()
         wanted = self._wanted = self._first_range()
-        if not self.host.host_slots.acquire(self._host_key, self.signal):
+        if not self.host.host_slots.acquire(self._host_key, self.signal, self.host.waiting):
             self._raise_if_aborted()
         try:
             failure: Optional[BaseException] = None
@@ -541,7 +545,7 @@ class Transfer:
             data = data[:room]
         self._memory[filled : filled + len(data)] = data
         self._filled = filled + len(data)
-        self.host.limiter.consume(len(data), self.signal)
+        self.host.limiter.consume(len(data), self.signal, self.request.job_id, self.host.waiting)
         return False if more_than_announced else None
 
     def _finish_in_memory(self) -> TransferOutcome:
@@ -594,7 +598,7 @@ class Transfer:
             buffer.extend(bytes(held + len(data) - len(buffer)))
         buffer[held : held + len(data)] = data
         self._stream_held = held + len(data)
-        self.host.limiter.consume(len(data), self.signal)
+        self.host.limiter.consume(len(data), self.signal, self.request.job_id, self.host.waiting)
         if self._stream_held >= WRITE_SIZE or now >= self._stream_flush_by:
             self._flush_stream()
         if now >= self._next_tick:
@@ -660,6 +664,7 @@ class Transfer:
                 max_connections=self.request.max_connections,
                 fetch_range=self._fetch_range,
                 tick=self._tick,
+                waiting=self.host.waiting,
                 known_total=total,
                 validators=(self._state.etag, self._state.last_modified),
                 min_split=settings.min_split,
