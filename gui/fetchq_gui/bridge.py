@@ -48,6 +48,12 @@ class JobSnapshot:
     files: int = 0
     """For a multi-file job: how many files it has (0 for a single download)."""
     files_done: int = 0
+    error: Optional[str] = None
+    """The traceback of a failed job: for "Copy error details"."""
+    already_downloaded: bool = False
+    """Completed without fetching a byte: the same file was already there."""
+    waiting_for: Optional[str] = None
+    """While running: ``"bandwidth"`` or ``"connection"`` when it waits for one."""
 
     @classmethod
     def of(cls, job: DownloadJob, root: Optional[Path] = None) -> JobSnapshot:
@@ -71,6 +77,9 @@ class JobSnapshot:
             error_type=job.error_type,
             attempts=job.attempts,
             package_id=job.package_id,
+            error=job.error,
+            already_downloaded=job.already_downloaded,
+            waiting_for=job.waiting_for,
         )
 
     @classmethod
@@ -91,6 +100,7 @@ class JobSnapshot:
             attempts=sum(file.attempts for file in files),
             files=len(files),
             files_done=sum(1 for file in files if file.status == DownloadJobStatus.COMPLETED),
+            error=job.error,
         )
 
     @property
@@ -106,11 +116,18 @@ class JobSnapshot:
         return self.status in (DownloadJobStatus.COMPLETED, DownloadJobStatus.CANCELLED)
 
     @property
+    def kept_bytes(self) -> int:
+        """Bytes kept on disk: none once cancelled (the partial file is deleted), whatever
+        had arrived before."""
+        return 0 if self.status == DownloadJobStatus.CANCELLED else self.bytes
+
+    @property
     def fraction(self) -> Optional[float]:
-        """Done as a fraction of the total, None while the size is unknown."""
+        """Done as a fraction of the total, None while the size is unknown or when nothing
+        is kept (cancelled)."""
         if self.status == DownloadJobStatus.COMPLETED:
             return 1.0
-        if self.total <= 0:
+        if self.total <= 0 or self.status == DownloadJobStatus.CANCELLED:
             return None
         return min(1.0, self.bytes / self.total)
 

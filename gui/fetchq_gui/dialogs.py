@@ -13,8 +13,10 @@ from typing import Optional
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -32,6 +34,18 @@ from fetchq import InvalidChecksumError, parse_checksum, sanitize_filename
 from .qt_helpers import named
 from .settings import Settings
 from .urls import ParsedUrls, extract_urls, suggest_package_name
+
+NAME_PLACEHOLDER = "from the server"
+MANY_NAMES = "each file is named by its server"
+PROBE_AT_MOST = 10
+"""Links the dialog asks their servers about (name, size, whether they answer)."""
+REFUSALS_SHOWN = 6
+SPEED_UNITS = (("KiB/s", 1), ("MiB/s", 1024))
+"""The speed limit's units, and KiB in each."""
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class AddDownloadsDialog(QDialog):
         folder_row.addWidget(browse)
 
         self.name_edit = named(QLineEdit(), "name_edit")
-        self.name_edit.setPlaceholderText("from the server")
+        self.name_edit.setPlaceholderText(NAME_PLACEHOLDER)
         self.priority_spin = named(QSpinBox(), "priority_spin")
         self.priority_spin.setRange(0, 1000)
         self.priority_spin.setValue(10)
@@ -134,6 +148,8 @@ class AddDownloadsDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self._parsed = ParsedUrls((), ())
+        self._probed: dict[str, tuple[Optional[str], str, Optional[str]]] = {}
+        """What a probe said of each link: name, size as text, a warning."""
         self._probe_timer = QTimer(self, singleShot=True, interval=400)
         self._probe_timer.timeout.connect(self._ask_probe)
         self.urls_edit.textChanged.connect(self._reparse)
@@ -156,27 +172,45 @@ class AddDownloadsDialog(QDialog):
     def _reparse(self) -> None:
         self._parsed = extract_urls(self.urls_edit.toPlainText())
         count = len(self._parsed.urls)
-        lines = []
-        if count:
-            lines.append(f"{count} link{'s' if count != 1 else ''} to download.")
-        for refusal in self._parsed.refused[:5]:
-            lines.append(f"Refused {refusal.text[:60]}: {refusal.reason}")
-        if len(self._parsed.refused) > 5:
-            lines.append(f"…and {len(self._parsed.refused) - 5} more refused.")
         problem = self._problem()
-        if problem:
-            lines.append(problem)
-        self.summary.setText("\n".join(lines) or "Type or paste links (https, http, ftp) above.")
+        self._show_summary(problem)
         single = count == 1
         self.package_check.setEnabled(count > 1)
         if count <= 1 and self.package_check.isChecked():
             self.package_check.setChecked(False)
         self.name_edit.setEnabled(single)
-        if not single and self.name_edit.text():
+        if not single:
             self.name_edit.clear()
+            self.name_edit.setPlaceholderText(NAME_PLACEHOLDER if count == 0 else MANY_NAMES)
+        elif self._probed.get(self._parsed.urls[0], (None,))[0] is None:
+            self.name_edit.setPlaceholderText(NAME_PLACEHOLDER)
         self.ok_button.setEnabled(count > 0 and problem is None)
-        if single:
+        if any(url not in self._probed for url in self._parsed.urls[:PROBE_AT_MOST]):
             self._probe_timer.start()
+
+    def _show_summary(self, problem: Optional[str]) -> None:
+        """Every link's fate: how many will be added, each refused line with its reason, a
+        warning for each link whose server did not answer well (still added if you wish)."""
+        parsed = self._parsed
+        count = len(parsed.urls)
+        lines: list[str] = []
+        if count == 1:
+            name, size_text, _ = self._probed.get(parsed.urls[0], (None, "", None))
+            detail = f": {name}" + (f" ({size_text})" if size_text else "") if name else ""
+            lines.append(f"1 link to download{detail}.")
+        elif count:
+            lines.append(f"{count} links to download.")
+        for url in parsed.urls:
+            error = self._probed.get(url, (None, "", None))[2]
+            if error:
+                lines.append(f"Warning, {_clip(url)}: {error}. You can still add it.")
+        for refusal in parsed.refused[:REFUSALS_SHOWN]:
+            lines.append(f"Not added, {_clip(refusal.text)}: {refusal.reason}")
+        if len(parsed.refused) > REFUSALS_SHOWN:
+            lines.append(f"…and {len(parsed.refused) - REFUSALS_SHOWN} more lines not added.")
+        if problem:
+            lines.append(problem)
+        self.summary.setText("\n".join(lines) or "Type or paste links (https, http, ftp) above.")
 
     def _problem(self) -> Optional[str]:
         checksum = self.checksum_edit.text().strip()
@@ -201,22 +235,22 @@ class AddDownloadsDialog(QDialog):
         return None
 
     def _ask_probe(self) -> None:
-        if len(self._parsed.urls) == 1:
-            self.probe_wanted.emit(self._parsed.urls[0])
+        for url in self._parsed.urls[:PROBE_AT_MOST]:
+            if url not in self._probed:
+                self._probed[url] = (None, "", None)  # asked: not again
+                self.probe_wanted.emit(url)
 
     def show_probe(
         self, url: str, name: Optional[str], size_text: str, error: Optional[str]
     ) -> None:
-        """Show what the server says about the single URL (called by the window)."""
-        if self._parsed.urls != (url,):
+        """Show what the server says about a link (called by the window): its name and size,
+        or a warning in words."""
+        self._probed[url] = (name, size_text, error)
+        if url not in self._parsed.urls:
             return
-        if error:
-            self.summary.setText(f"1 link to download. The server says: {error}")
-            return
-        if name and not self.name_edit.text():
+        if len(self._parsed.urls) == 1 and name and not self.name_edit.text():
             self.name_edit.setPlaceholderText(name)
-        detail = f" ({size_text})" if size_text else ""
-        self.summary.setText(f"1 link to download: {name or 'unnamed'}{detail}")
+        self._show_summary(self._problem())
 
     def _browse(self) -> None:
         dialog = QFileDialog(self, "Save downloads to", self.folder_edit.text())
@@ -270,11 +304,28 @@ class SettingsDialog(QDialog):
         self.connections_spin = named(QSpinBox(), "settings_connections")
         self.connections_spin.setRange(1, 32)
         self.connections_spin.setValue(settings.connections_per_file)
-        self.limit_spin = named(QSpinBox(), "settings_speed_limit")
-        self.limit_spin.setRange(0, 10_000_000)
-        self.limit_spin.setSuffix(" KiB/s")
-        self.limit_spin.setSpecialValueText("No limit")
-        self.limit_spin.setValue(settings.speed_limit_kib)
+        self.limit_check = named(QCheckBox("Limit to"), "settings_limit_check")
+        self.limit_value = named(QDoubleSpinBox(), "settings_speed_limit")
+        self.limit_unit = named(QComboBox(), "settings_limit_unit")
+        self.limit_unit.addItems([unit for unit, _ in SPEED_UNITS])
+        limit_kib = settings.speed_limit_kib
+        unit_index = 1 if limit_kib == 0 or limit_kib >= 1024 else 0
+        self.limit_unit.setCurrentIndex(unit_index)
+        self._unit_changed(unit_index)
+        self.limit_value.setValue(limit_kib / SPEED_UNITS[unit_index][1] if limit_kib else 2.0)
+        self.limit_check.setChecked(limit_kib > 0)
+        self.limit_unit.currentIndexChanged.connect(self._unit_changed)
+        self.limit_check.toggled.connect(self._limit_toggled)
+        self._limit_toggled(limit_kib > 0)
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(self.limit_check)
+        limit_row.addWidget(self.limit_value, 1)
+        limit_row.addWidget(self.limit_unit)
+        self.folder_browse = named(QPushButton("Browse…"), "settings_browse")
+        self.folder_browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.folder_browse)
         self.resume_check = named(
             QCheckBox("Resume unfinished downloads when fetchq starts"), "settings_resume"
         )
@@ -292,10 +343,10 @@ class SettingsDialog(QDialog):
         self.notify_check.setChecked(settings.notifications)
 
         form = QFormLayout()
-        form.addRow("Default folder:", self.folder_edit)
+        form.addRow("Default folder:", folder_row)
         form.addRow("Downloads at once:", self.parallel_spin)
         form.addRow("Connections per file:", self.connections_spin)
-        form.addRow("Speed limit:", self.limit_spin)
+        form.addRow("Speed limit:", limit_row)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -308,6 +359,35 @@ class SettingsDialog(QDialog):
             layout.addWidget(check)
         layout.addWidget(buttons)
 
+    def _unit_changed(self, index: int) -> None:
+        """KiB/s step by 64 from 16; MiB/s by a half from 0.1."""
+        kib = SPEED_UNITS[index][1] == 1
+        self.limit_value.setDecimals(0 if kib else 1)
+        if kib:
+            self.limit_value.setRange(16, 1024 * 1024)
+        else:
+            self.limit_value.setRange(0.1, 10240)
+        self.limit_value.setSingleStep(64 if kib else 0.5)
+
+    def _limit_toggled(self, on: bool) -> None:
+        self.limit_value.setEnabled(on)
+        self.limit_unit.setEnabled(on)
+
+    def limit_kib(self) -> int:
+        """The limit chosen, in KiB/s; 0 when unlimited."""
+        if not self.limit_check.isChecked():
+            return 0
+        per_unit = SPEED_UNITS[self.limit_unit.currentIndex()][1]
+        return max(1, round(self.limit_value.value() * per_unit))
+
+    def _browse(self) -> None:
+        dialog = QFileDialog(self, "Default download folder", self.folder_edit.text())
+        dialog.setObjectName("settings_folder_dialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(self.folder_edit.setText)
+        dialog.open()
+
     def _accept(self) -> None:
         settings = self._settings
         folder = self.folder_edit.text().strip()
@@ -315,7 +395,7 @@ class SettingsDialog(QDialog):
             settings.download_dir = Path(folder).expanduser()
         settings.parallel_downloads = self.parallel_spin.value()
         settings.connections_per_file = self.connections_spin.value()
-        settings.speed_limit_kib = self.limit_spin.value()
+        settings.speed_limit_kib = self.limit_kib()
         settings.resume_at_start = self.resume_check.isChecked()
         if self.tray_check.isEnabled():
             settings.minimize_to_tray = self.tray_check.isChecked()

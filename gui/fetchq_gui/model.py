@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 from fetchq import DownloadJobStatus
 
 from .bridge import JobSnapshot
+from .errors import human_error
 from .units import SpeedMeter, eta_seconds, human_duration, human_size, human_speed
 
 ModelIndex = Union[QModelIndex, QPersistentModelIndex]
@@ -74,6 +75,9 @@ STATUS_TEXT = {
     DownloadJobStatus.ERROR: "Failed",
 }
 
+STALL_AFTER = 5.0
+"""Seconds without a byte before a running download says it is stalled."""
+
 _UNFINISHED = {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING, DownloadJobStatus.PAUSED}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.PRIORITY}
@@ -82,11 +86,22 @@ _NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.PRIORITY}
 class _Row:
     """A row's state on the GUI thread: the latest snapshot, its speed, what a probe learned."""
 
-    __slots__ = ("added_text", "probed_name", "probed_size", "snapshot", "speed")
+    __slots__ = (
+        "added_text",
+        "last_change",
+        "probed_name",
+        "probed_size",
+        "snapshot",
+        "speed",
+        "stalled",
+    )
 
     def __init__(self, snapshot: JobSnapshot) -> None:
         self.snapshot = snapshot
         self.speed = SpeedMeter()
+        self.last_change = time.monotonic()
+        """When bytes last arrived, or the job last changed state."""
+        self.stalled = False
         self.probed_name: Optional[str] = None
         self.probed_size: Optional[int] = None
         self.added_text = _local_time(snapshot.added)
@@ -120,7 +135,12 @@ def _changed_columns(old: JobSnapshot, new: JobSnapshot) -> tuple[int, int]:
         columns += [Column.SIZE, Column.PROGRESS, Column.ETA]
     if old.bytes != new.bytes:
         columns += [Column.PROGRESS, Column.SPEED, Column.ETA]
-    if old.status != new.status or old.error_type != new.error_type:
+    if (
+        old.status != new.status
+        or old.error_type != new.error_type
+        or old.waiting_for != new.waiting_for
+        or old.already_downloaded != new.already_downloaded
+    ):
         columns += [Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATUS]
     if old.priority != new.priority:
         columns.append(Column.PRIORITY)
@@ -170,9 +190,9 @@ class JobTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_key(row, column)
         if role == PROGRESS_ROLE:
-            fraction = row.snapshot.fraction
-            if fraction is None and row.total:
-                fraction = min(1.0, row.snapshot.bytes / row.total)
+            if row.snapshot.status == DownloadJobStatus.CANCELLED:
+                return None  # nothing kept: no bar
+            fraction = _fraction(row)
             return -1.0 if fraction is None else fraction
         if role == JOB_ID_ROLE:
             return row.snapshot.id
@@ -206,6 +226,21 @@ class JobTableModel(QAbstractTableModel):
             self._row_of[snapshot.id] = first + offset
             self._rows.append(_Row(snapshot))
         self.endInsertRows()
+        self.flushed.emit()
+
+    def reinsert(self, snapshots: Iterable[JobSnapshot]) -> None:
+        """Put rows back where their ids place them (an undone removal)."""
+        for snapshot in sorted(snapshots, key=lambda s: s.id):
+            if snapshot.id in self._row_of:
+                continue
+            row = next(
+                (i for i, r in enumerate(self._rows) if r.snapshot.id > snapshot.id),
+                len(self._rows),
+            )
+            self.beginInsertRows(QModelIndex(), row, row)
+            self._rows.insert(row, _Row(snapshot))
+            self.endInsertRows()
+            self._row_of = {r.snapshot.id: i for i, r in enumerate(self._rows)}
         self.flushed.emit()
 
     def update(self, snapshot: JobSnapshot) -> None:
@@ -270,11 +305,19 @@ class JobTableModel(QAbstractTableModel):
             span = _changed_columns(row.snapshot, snapshot)
             if snapshot.status != DownloadJobStatus.RUNNING:
                 row.speed.reset()
+            if snapshot.bytes != row.snapshot.bytes or snapshot.status != row.snapshot.status:
+                row.last_change = now
             row.snapshot = snapshot
             if span[0] >= 0:
                 spans[row_number] = span
         for row_number, row in enumerate(self._rows):
-            if row.snapshot.status == DownloadJobStatus.RUNNING:
+            running = row.snapshot.status == DownloadJobStatus.RUNNING
+            stalled = running and now - row.last_change >= STALL_AFTER
+            if stalled or row.stalled:  # the time since the last byte counts up
+                first, last = spans.get(row_number, (Column.STATUS, Column.STATUS))
+                spans[row_number] = (min(first, Column.STATUS), max(last, Column.STATUS))
+            row.stalled = stalled
+            if running:
                 before = row.speed.speed
                 row.speed.sample(now, row.snapshot.bytes)
                 if row.speed.speed != before or row_number in spans:
@@ -300,25 +343,21 @@ class JobTableModel(QAbstractTableModel):
         if column == Column.SIZE:
             return human_size(row.total) if row.total else ""
         if column == Column.PROGRESS:
-            fraction = snapshot.fraction
-            if fraction is None and row.total:
-                fraction = min(1.0, snapshot.bytes / row.total)
+            fraction = _fraction(row)
             if fraction is None:
-                return human_size(snapshot.bytes) if snapshot.bytes else ""
+                return human_size(snapshot.kept_bytes) if snapshot.kept_bytes else ""
             return f"{fraction * 100:.0f} %"
         if column == Column.SPEED:
             return human_speed(row.speed.speed) if snapshot.status == "running" else ""
         if column == Column.ETA:
-            if snapshot.status != DownloadJobStatus.RUNNING:
+            if snapshot.status != DownloadJobStatus.RUNNING or row.stalled:
                 return ""
-            return human_duration(eta_seconds(snapshot.bytes, row.total, row.speed.speed))
+            if not row.speed.settled(time.monotonic()):
+                return ""  # a second of samples is not an estimate yet
+            eta = eta_seconds(snapshot.bytes, row.total, row.speed.speed)
+            return human_duration(eta) if eta is not None and eta >= 1 else ""
         if column == Column.STATUS:
-            text = STATUS_TEXT[snapshot.status]
-            if snapshot.status == DownloadJobStatus.ERROR and snapshot.error_type:
-                return f"{text}: {_short_error(snapshot.error_type)}"
-            if snapshot.is_package and snapshot.status in _UNFINISHED:
-                return f"{text} · {snapshot.files_done}/{snapshot.files} files"
-            return text
+            return status_text(snapshot, time.monotonic() - row.last_change if row.stalled else 0)
         if column == Column.PRIORITY:
             return str(snapshot.priority)
         if column == Column.ADDED:
@@ -347,7 +386,7 @@ class JobTableModel(QAbstractTableModel):
                 return f"{row.name}: {snapshot.files} files in one download; select it to see them"
             return f"{row.name}\n{snapshot.source}"
         if column == Column.STATUS and snapshot.error_type:
-            return snapshot.error_type
+            return f"{snapshot.error_type}\n(right-click: Copy error details)"
         if column == Column.DESTINATION:
             return snapshot.download_path or snapshot.dest
         if column == Column.PROGRESS and snapshot.total:
@@ -355,12 +394,37 @@ class JobTableModel(QAbstractTableModel):
         return None
 
 
-def _short_error(error_type: str) -> str:
-    """``HTTPError(Not Found)`` -> ``Not Found``; long messages are cut."""
-    name, _, rest = error_type.partition("(")
-    message = rest[:-1] if rest.endswith(")") else rest
-    text = message or name
-    return text if len(text) <= 60 else text[:57] + "..."
+def _fraction(row: _Row) -> Optional[float]:
+    snapshot = row.snapshot
+    fraction = snapshot.fraction
+    if fraction is None and row.total and snapshot.status != DownloadJobStatus.CANCELLED:
+        fraction = min(1.0, snapshot.bytes / row.total)
+    return fraction
+
+
+WAITING_TEXT = {
+    "bandwidth": "Waiting for bandwidth",
+    "connection": "Waiting for a connection to host",
+}
+
+
+def status_text(snapshot: JobSnapshot, stalled_for: float = 0.0) -> str:
+    """The Status column: the state in words, why a running job does not move, and a failure
+    in a short sentence (the technical text is in the tooltip)."""
+    status = snapshot.status
+    if status == DownloadJobStatus.ERROR:
+        return f"Failed: {human_error(snapshot.error_type)}"
+    if status == DownloadJobStatus.COMPLETED and snapshot.already_downloaded:
+        return "Already downloaded"
+    if status == DownloadJobStatus.RUNNING:
+        if snapshot.waiting_for in WAITING_TEXT:
+            return WAITING_TEXT[snapshot.waiting_for]
+        if stalled_for >= STALL_AFTER:
+            return f"Stalled · no data for {human_duration(stalled_for)}"
+    text = STATUS_TEXT[status]
+    if snapshot.is_package and status in _UNFINISHED:
+        return f"{text} · {snapshot.files_done}/{snapshot.files} files"
+    return text
 
 
 def _merge(spans: dict[int, tuple[int, int]]) -> list[tuple[int, int, int, int]]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast
 
 import qasync
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QFile, QObject
 
 P = ParamSpec("P")
 Q = TypeVar("Q", bound=QObject)
@@ -26,3 +26,10 @@ def async_slot(
         Callable[[Callable[P, Coroutine[Any, Any, None]]], Callable[P, None]],
         qasync.asyncSlot(*types),
     )
+
+
+def move_to_trash(path: str) -> bool:
+    """Move a file to the desktop's trash; False when there is none for it. (PySide6's stubs
+    say the static form returns a pair; at run time it is a bool.)"""
+    result: object = QFile.moveToTrash(path)
+    return bool(result[0] if isinstance(result, tuple) else result)

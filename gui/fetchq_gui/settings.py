@@ -13,6 +13,9 @@ def default_download_dir() -> Path:
     return Path(location) if location else Path.home() / "Downloads"
 
 
+DEFAULT_CONNECTIONS = 8
+
+
 class Settings:
     """The app's preferences. Pass a QSettings of your own to keep a profile or a test apart."""
 
@@ -61,7 +64,9 @@ class Settings:
 
     @property
     def connections_per_file(self) -> int:
-        return self._int("downloads/connections", 16, 1)
+        """At most this many connections per file; the engine opens more than one only where
+        a second one made the download faster. 8 is polite to servers on the Internet."""
+        return self._int("downloads/connections", DEFAULT_CONNECTIONS, 1)
 
     @connections_per_file.setter
     def connections_per_file(self, value: int) -> None:

@@ -1,7 +1,8 @@
-"""The system tray icon: status in its tooltip, a menu, and notifications.
+"""The system tray icon: status in its tooltip, a menu, and balloon messages.
 
-Used only where ``QSystemTrayIcon.isSystemTrayAvailable()``; elsewhere notifications go to the
-window's status bar and closing the window quits.
+Used only where ``QSystemTrayIcon.isSystemTrayAvailable()``; elsewhere closing the window quits.
+Notifications prefer the desktop's notification service (:mod:`.notifications`); the balloon is
+their fallback.
 """
 
 from __future__ import annotations
@@ -10,28 +11,24 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon
-from PySide6.QtWidgets import QMenu, QStatusBar, QSystemTrayIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .icons import icon
 
 
 class Tray(QObject):
-    """Owns the tray icon when there is a tray; otherwise forwards messages to a status bar."""
+    """Owns the tray icon when there is a tray."""
 
     show_requested = Signal()
     toggle_requested = Signal()
     pause_all_requested = Signal()
     resume_all_requested = Signal()
     quit_requested = Signal()
-    notified = Signal(str, str)  # title, message: every notification, shown in tray or status bar
 
     MESSAGE_MS = 6000
 
-    def __init__(
-        self, app_icon: QIcon, status_bar: QStatusBar, parent: Optional[QObject] = None
-    ) -> None:
+    def __init__(self, app_icon: QIcon, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
-        self._status_bar = status_bar
         self.icon: Optional[QSystemTrayIcon] = None
         self.menu: Optional[QMenu] = None
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -67,19 +64,31 @@ class Tray(QObject):
         if self.icon is not None:
             self.icon.setToolTip(f"fetchq: {text}")
 
+    @property
+    def can_show_messages(self) -> bool:
+        return self.icon is not None and QSystemTrayIcon.supportsMessages()
+
+    def set_enabled(self, pause_all: bool, resume_all: bool) -> None:
+        """Enable Pause all and Resume all only when they have something to act on."""
+        if self.menu is None:
+            return
+        for action in self.menu.actions():
+            if action.objectName() == "tray_pause_all":
+                action.setEnabled(pause_all)
+            elif action.objectName() == "tray_resume_all":
+                action.setEnabled(resume_all)
+
     def notify(self, title: str, message: str, failed: bool = False) -> None:
-        """Tell the person, without blocking: a tray balloon, or the status bar."""
-        self.notified.emit(title, message)
-        if self.icon is not None and QSystemTrayIcon.supportsMessages():
-            kind = (
-                QSystemTrayIcon.MessageIcon.Warning
-                if failed
-                else QSystemTrayIcon.MessageIcon.Information
-            )
-            # Deferred so a burst of finishing downloads never stalls the tick that reports them.
-            QTimer.singleShot(0, lambda: self._show(title, message, kind))
-        else:
-            self._status_bar.showMessage(f"{title}: {message}", self.MESSAGE_MS)
+        """A balloon from the tray icon (deferred, so a burst of finishing downloads never
+        stalls the tick that reports them)."""
+        if not self.can_show_messages:
+            return
+        kind = (
+            QSystemTrayIcon.MessageIcon.Warning
+            if failed
+            else QSystemTrayIcon.MessageIcon.Information
+        )
+        QTimer.singleShot(0, lambda: self._show(title, message, kind))
 
     def _show(self, title: str, message: str, kind: QSystemTrayIcon.MessageIcon) -> None:
         if self.icon is not None:

@@ -60,10 +60,14 @@ class SpeedMeter:
     steady while downloading and falls to zero soon after bytes stop.
     """
 
-    __slots__ = ("_half_life", "_last_bytes", "_last_time", "speed")
+    __slots__ = ("_first_time", "_half_life", "_last_bytes", "_last_time", "speed")
+
+    SETTLED_AFTER = 2.0
+    """Seconds of samples before the speed is good enough for a time-left estimate."""
 
     def __init__(self, half_life: float = 1.5) -> None:
         self._half_life = half_life
+        self._first_time: Optional[float] = None
         self._last_time: Optional[float] = None
         self._last_bytes = 0
         self.speed = 0.0
@@ -71,6 +75,7 @@ class SpeedMeter:
     def sample(self, now: float, total_bytes: int) -> float:
         if self._last_time is None or total_bytes < self._last_bytes:
             self._last_time, self._last_bytes = now, total_bytes
+            self._first_time = now
             return self.speed
         elapsed = now - self._last_time
         if elapsed <= 0:
@@ -83,6 +88,11 @@ class SpeedMeter:
         self._last_time, self._last_bytes = now, total_bytes
         return self.speed
 
+    def settled(self, now: float) -> bool:
+        """Whether the speed has been measured long enough to estimate from."""
+        return self._first_time is not None and now - self._first_time >= self.SETTLED_AFTER
+
     def reset(self) -> None:
         self._last_time = None
+        self._first_time = None
         self.speed = 0.0

@@ -29,29 +29,49 @@ class ParsedUrls:
     """The name of the dropped list file the links came from, when they all came from one."""
 
 
-def extract_urls(text: str) -> ParsedUrls:
+NO_LINK = "no link in this line (links start with https://, http:// or ftp://)"
+
+
+def extract_urls(text: str, every_line: bool = True) -> ParsedUrls:
     """The http(s) and ftp(s) URLs in ``text``, in order, without duplicates; and what was refused.
 
     One URL a line works, and so does prose: anything that looks like a URL is picked out.
-    Lines that hold no URL-like text at all are ignored; URL-like text with another scheme, or
-    that does not parse, is refused with the reason.
+    URL-like text with another scheme, or that does not parse, is refused with the reason; so
+    is (with ``every_line``) each line that holds no link at all, so nothing typed or pasted is
+    dropped without a word.
     """
     urls: list[str] = []
     refused: list[Refusal] = []
     for line in text.splitlines():
+        stripped = line.strip()
         candidates = [m.group(0).rstrip(_TRAILING) for m in _CANDIDATE.finditer(line)]
         candidates = [c for c in candidates if "//" in c or c.lower().startswith(_SCHEMES)]
-        if not candidates and line.strip() and _looks_like_a_bare_host(line.strip()):
-            refused.append(Refusal(line.strip(), "no https://, http:// or ftp:// at the start"))
+        if not candidates and stripped:
+            if _looks_like_a_bare_host(stripped):
+                refused.append(Refusal(stripped, "no https://, http:// or ftp:// at the start"))
+            elif every_line:
+                refused.append(Refusal(stripped, NO_LINK))
         for candidate in candidates:
             try:
                 url = validate_source(candidate)
             except InvalidSourceError as exc:
                 refused.append(Refusal(candidate, str(exc)))
                 continue
-            if url not in urls:
+            problem = _not_a_file(url)
+            if problem is not None:
+                refused.append(Refusal(candidate, problem))
+            elif url not in urls:
                 urls.append(url)
     return ParsedUrls(tuple(urls), tuple(refused))
+
+
+def _not_a_file(url: str) -> Optional[str]:
+    """Why a valid URL still names nothing to download, or None. An FTP URL without a path is
+    a server, not a file (a web address without one is its home page, which is a file)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("ftp", "ftps") and parts.path.strip("/") == "":
+        return "names an FTP server, not a file on it"
+    return None
 
 
 def _looks_like_a_bare_host(text: str) -> bool:

@@ -8,7 +8,6 @@ awaited by async slots, so the window never freezes.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -16,7 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QMimeData, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QMimeData,
+    QPoint,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -29,16 +37,12 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QSplitter,
     QTabBar,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -56,61 +60,37 @@ from fetchq import (
     sanitize_filename,
 )
 
+from .actions import (
+    ACTIONS,
+    CONTEXT_MENU,
+    MENUS,
+    TERMINAL,
+    TOOLBAR,
+    Layout,
+    enablement,
+    tray_enablement,
+)
 from .bridge import JobSnapshot, QueueBridge
-from .delegates import ElidingDelegate, ProgressDelegate
 from .dialogs import AddDownloadsDialog, AddRequest, SettingsDialog
+from .drops import DropOverlay, banner, links_in
+from .errors import error_details, human_exception
+from .files_pane import FilesPane
 from .icons import app_icon, icon
-from .model import JOB_ID_ROLE, Column, FilesProxy, Filter, JobFilterProxy, JobTableModel
-from .qt_helpers import async_slot, named
+from .model import JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
+from .notifications import Notifier, finished_messages
+from .qt_helpers import async_slot, move_to_trash
 from .settings import Settings
+from .status import StatusPresenter, plural
 from .tray import Tray
 from .units import human_size, human_speed
-from .urls import ParsedUrls, Refusal, extract_urls
+from .urls import ParsedUrls, extract_urls
+from .views import JobTableView, fit_columns
 
-TERMINAL = {DownloadJobStatus.COMPLETED, DownloadJobStatus.CANCELLED, DownloadJobStatus.ERROR}
-MAX_DROPPED_FILE_BYTES = 1 << 20
 # Some platforms map these standard keys to nothing (Quit on Windows, Preferences off macOS).
 STANDARD_KEY_FALLBACKS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
     QKeySequence.StandardKey.Preferences: "Ctrl+,",
 }
-COLUMN_WIDTHS = {
-    Column.NAME: 290,
-    Column.SIZE: 75,
-    Column.PROGRESS: 140,
-    Column.SPEED: 85,
-    Column.ETA: 75,
-    Column.STATUS: 150,
-    Column.PRIORITY: 55,
-    Column.ADDED: 120,
-    Column.DESTINATION: 220,
-}
-
-
-class DropOverlay(QLabel):
-    """A translucent banner over the table saying what a drop would do."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("drop_overlay")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWordWrap(True)
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.hide()
-
-    def present(self, text: str, accepted: bool) -> None:
-        highlight = "palette(highlight)" if accepted else "#b3261e"
-        self.setStyleSheet(
-            "QLabel#drop_overlay {"
-            f" border: 3px dashed {highlight}; border-radius: 12px;"
-            " background: rgba(127, 127, 127, 60); font-size: 16pt; padding: 24px; }"
-        )
-        self.setText(text)
-        parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect().adjusted(12, 12, -12, -12))
-        self.show()
-        self.raise_()
 
 
 class MainWindow(QMainWindow):
@@ -149,14 +129,14 @@ class MainWindow(QMainWindow):
         self._finished_batch: list[JobSnapshot] = []
         self._dialogs: list[QWidget] = []
         self._actions: dict[str, QAction] = {}
+        self._drag_cache: Optional[tuple[object, ParsedUrls]] = None
+        self._cleared: set[int] = set()
 
         self.model = JobTableModel(self, refresh_ms=refresh_ms)
         self.proxy = JobFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         # The files of multi-file jobs: one model for all, shown a package at a time.
         self.files_model = JobTableModel(self, refresh_ms=refresh_ms)
-        self.files_proxy = FilesProxy(self)
-        self.files_proxy.setSourceModel(self.files_model)
         self.bridge = QueueBridge(self)
         self.bridge.job_changed.connect(self._job_changed)
         self.bridge.job_finished.connect(self._job_finished)
@@ -177,13 +157,17 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_toolbar()
         self._build_menus()
-        self._build_status_bar()
-        self.tray = Tray(app_icon(), self.statusBar(), self)
+        self.status = StatusPresenter(self.statusBar(), self)
+        self.speed_label, self.counts_label = self.status.speed_label, self.status.counts_label
+        self.tray = Tray(app_icon(), self)
         self.tray.toggle_requested.connect(self.toggle_visible)
         self.tray.show_requested.connect(self.bring_to_front)
         self.tray.pause_all_requested.connect(self.pause_all)
         self.tray.resume_all_requested.connect(self.resume_all)
         self.tray.quit_requested.connect(self.quit_app)
+        self.notifier = Notifier(self.tray, self.statusBar(), self)
+        self.notifier.open_requested.connect(self._open_path)
+        self.notifier.show_in_folder_requested.connect(self._open_folder_of)
         self._notify_timer = QTimer(self, singleShot=True, interval=400)
         self._notify_timer.timeout.connect(self._notify_finished)
 
@@ -195,32 +179,13 @@ class MainWindow(QMainWindow):
     # -- construction -------------------------------------------------------------------------
 
     def _build_table(self) -> None:
-        self.table = QTableView(self)
+        self.table = JobTableView(self)
         self.table.setObjectName("job_table")
         self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 12)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self.show_context_menu)
         self.table.doubleClicked.connect(lambda _index: self.open_file())
-        self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
-        self.table.setItemDelegateForColumn(Column.NAME, ElidingDelegate(self.table))
-        self.table.setItemDelegateForColumn(Column.DESTINATION, ElidingDelegate(self.table))
-        header = self.table.horizontalHeader()
-        header.setSectionsMovable(True)
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in COLUMN_WIDTHS.items():
-            self.table.setColumnWidth(column, width)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        fit_columns(self.table)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
 
         self.filter_tabs = QTabBar(self)
         self.filter_tabs.setObjectName("filter_tabs")
@@ -230,7 +195,11 @@ class MainWindow(QMainWindow):
             self.filter_tabs.addTab(mode.value)
         self.filter_tabs.currentChanged.connect(lambda i: self.set_filter(list(Filter)[i]))
 
-        self._build_files_pane()
+        self.files_pane = FilesPane(self.queue, self.files_model, self)
+        self.files_pane.acted.connect(self._refresh_rows)
+        self.files_pane.open_requested.connect(self._open_path)
+        self.files_proxy, self.files_table = self.files_pane.proxy, self.files_pane.table
+        self.files_label = self.files_pane.label
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("splitter")
         self.splitter.setChildrenCollapsible(False)
@@ -248,206 +217,33 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.drop_overlay = DropOverlay(central)
 
-    def _build_files_pane(self) -> None:
-        """Under the table: the files of the multi-file job selected in it, each with its
-        own progress, and a menu that acts on one file."""
-        self.files_pane = named(QWidget(self), "files_pane")
-        self.files_label = named(QLabel(self.files_pane), "files_label")
-        self.files_label.setContentsMargins(6, 4, 6, 2)
-        self.files_table = named(QTableView(self.files_pane), "files_table")
-        table = self.files_table
-        table.setModel(self.files_proxy)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        table.setSortingEnabled(True)
-        table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
-        table.setAlternatingRowColors(True)
-        table.setShowGrid(False)
-        table.setWordWrap(False)
-        table.verticalHeader().hide()
-        table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(table))
-        table.setItemDelegateForColumn(Column.NAME, ElidingDelegate(table))
-        table.setItemDelegateForColumn(Column.DESTINATION, ElidingDelegate(table))
-        table.horizontalHeader().setStretchLastSection(True)
-        for column, width in COLUMN_WIDTHS.items():
-            table.setColumnWidth(column, width)
-        for column in (Column.PRIORITY, Column.ADDED):
-            table.setColumnHidden(column, True)
-        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        table.customContextMenuRequested.connect(self.show_files_context_menu)
-        table.doubleClicked.connect(lambda _index: self._open_path(self._selected_file_path()))
-        layout = QVBoxLayout(self.files_pane)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.files_label)
-        layout.addWidget(table, 1)
-        self.files_pane.hide()
-
-    def _action(
-        self,
-        name: str,
-        text: str,
-        icon_name: str,
-        shortcut: Union[QKeySequence.StandardKey, str, None],
-        tip: str,
-        slot: Callable[[], Any],
-    ) -> QAction:
-        action = QAction(icon(icon_name), text, self)
-        action.setObjectName(name)
-        action.setProperty("icon_name", icon_name)
-        if shortcut is not None:
-            sequence = QKeySequence(shortcut)
-            if sequence.isEmpty() and isinstance(shortcut, QKeySequence.StandardKey):
-                sequence = QKeySequence(STANDARD_KEY_FALLBACKS.get(shortcut, ""))
-            action.setShortcut(sequence)
-            if not sequence.isEmpty():
-                tip += f" ({sequence.toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        self._actions[name] = action
-        return action
-
     def _build_actions(self) -> None:
-        a = self._action
-        a(
-            "action_add",
-            "Add…",
-            "add",
-            QKeySequence.StandardKey.New,
-            "Add downloads",
-            self.open_add_dialog,
-        )
-        a(
-            "action_paste",
-            "Paste links",
-            "add",
-            QKeySequence.StandardKey.Paste,
-            "Download the links on the clipboard",
-            self.paste_links,
-        )
-        a(
-            "action_pause",
-            "Pause",
-            "pause",
-            "Ctrl+P",
-            "Pause the selected downloads",
-            self.pause_selected,
-        )
-        a(
-            "action_resume",
-            "Resume",
-            "resume",
-            "Ctrl+R",
-            "Resume the selected downloads",
-            self.resume_selected,
-        )
-        a(
-            "action_cancel",
-            "Cancel",
-            "cancel",
-            "Shift+Del",
-            "Cancel the selected downloads and delete their partial files",
-            self.cancel_selected,
-        )
-        a(
-            "action_cancel_all",
-            "Cancel all",
-            "cancel-all",
-            "Ctrl+Shift+Del",
-            "Cancel every unfinished download",
-            self.confirm_cancel_all,
-        )
-        a(
-            "action_prune",
-            "Clear finished",
-            "prune",
-            "Ctrl+Shift+L",
-            "Remove finished, failed and cancelled downloads from the list (files stay)",
-            self.prune,
-        )
-        a(
-            "action_remove",
-            "Remove from list",
-            "remove",
-            QKeySequence.StandardKey.Delete,
-            "Remove the selected downloads from the list",
-            self.remove_selected,
-        )
-        a(
-            "action_retry",
-            "Retry",
-            "retry",
-            "Ctrl+Shift+R",
-            "Download the selected failed or cancelled downloads again",
-            self.retry_selected,
-        )
-        a(
-            "action_open_file",
-            "Open",
-            "open-file",
-            "Ctrl+O",
-            "Open the downloaded file",
-            self.open_file,
-        )
-        a(
-            "action_open_folder",
-            "Open folder",
-            "open-folder",
-            "Ctrl+Shift+O",
-            "Open the folder that contains the download",
-            self.open_folder,
-        )
-        a(
-            "action_copy_url",
-            "Copy link",
-            "copy",
-            QKeySequence.StandardKey.Copy,
-            "Copy the selected downloads' links",
-            self.copy_urls,
-        )
-        a(
-            "action_priority_up",
-            "Raise priority",
-            "priority-up",
-            "Ctrl+Up",
-            "Start sooner",
-            lambda: self.shift_priority(-1),
-        )
-        a(
-            "action_priority_down",
-            "Lower priority",
-            "priority-down",
-            "Ctrl+Down",
-            "Start later",
-            lambda: self.shift_priority(+1),
-        )
-        a(
-            "action_priority_set",
-            "Set priority…",
-            "priority-up",
-            None,
-            "Choose the priority (lower starts first)",
-            self.ask_priority,
-        )
-        a(
-            "action_settings",
-            "Settings",
-            "settings",
-            QKeySequence.StandardKey.Preferences,
-            "Settings",
-            self.open_settings,
-        )
-        a(
-            "action_quit",
-            "Quit",
-            "quit",
-            QKeySequence.StandardKey.Quit,
-            "Pause downloads and quit",
-            self.quit_app,
-        )
+        """One QAction per entry of the actions table, calling the window's method."""
+        for spec in ACTIONS:
+            action = QAction(icon(spec.icon), spec.text, self)
+            action.setObjectName(spec.name)
+            action.setProperty("icon_name", spec.icon)
+            tip = spec.tip
+            if spec.shortcut is not None:
+                sequence = QKeySequence(spec.shortcut)
+                if sequence.isEmpty() and isinstance(spec.shortcut, QKeySequence.StandardKey):
+                    sequence = QKeySequence(STANDARD_KEY_FALLBACKS.get(spec.shortcut, ""))
+                action.setShortcut(sequence)
+                if not sequence.isEmpty():
+                    tip += f" ({sequence.toString(QKeySequence.SequenceFormat.NativeText)})"
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            slot: Callable[[], Any] = getattr(self, spec.slot)
+            action.triggered.connect(lambda _checked=False, run=slot: run())
+            self.addAction(action)
+            self._actions[spec.name] = action
+
+    def _fill(self, target: Union[QMenu, QToolBar], layout: Layout) -> None:
+        for name in layout:
+            if name is None:
+                target.addSeparator()
+            else:
+                target.addAction(self.action(name))
 
     def action(self, name: str) -> QAction:
         return self._actions[name]
@@ -457,35 +253,16 @@ class MainWindow(QMainWindow):
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for name in ("action_add", None, "action_pause", "action_resume", "action_cancel",
-                     "action_cancel_all", None, "action_prune", "action_open_file",
-                     "action_open_folder", None, "action_settings", "action_quit"):  # fmt: skip
-            if name is None:
-                toolbar.addSeparator()
-            else:
-                toolbar.addAction(self.action(name))
+        self._fill(toolbar, TOOLBAR)
         self.addToolBar(toolbar)
+        self.toolbar = toolbar
 
     def _build_menus(self) -> None:
-        menus = {
-            "menu_downloads": ("&Downloads", ("action_add", "action_paste", None,
-                               "action_pause", "action_resume", "action_cancel",
-                               "action_retry", "action_remove", None, "action_cancel_all",
-                               "action_prune", None, "action_quit")),
-            "menu_file": ("&File", ("action_open_file", "action_open_folder",
-                          "action_copy_url", None, "action_priority_up",
-                          "action_priority_down", "action_priority_set")),
-            "menu_settings": ("&Settings", ("action_settings",)),
-        }  # fmt: skip
         bar = self.menuBar()
-        for name, (title, actions) in menus.items():
+        for name, (title, layout) in MENUS.items():
             menu = bar.addMenu(title)
             menu.setObjectName(name)
-            for action_name in actions:
-                if action_name is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self.action(action_name))
+            self._fill(menu, layout)
         view = bar.addMenu("&View")
         view.setObjectName("menu_view")
         for number, mode in enumerate(Filter, start=1):
@@ -515,12 +292,6 @@ class MainWindow(QMainWindow):
         self._keep(box)
         box.open()
         return box
-
-    def _build_status_bar(self) -> None:
-        self.speed_label = named(QLabel(), "status_speed")
-        self.counts_label = named(QLabel(), "status_counts")
-        self.statusBar().addPermanentWidget(self.speed_label)
-        self.statusBar().addPermanentWidget(self.counts_label)
 
     # -- selection and state --------------------------------------------------------------
 
@@ -574,38 +345,12 @@ class MainWindow(QMainWindow):
 
     def _refresh(self) -> None:
         """Enable the actions that can act on the selection; update the status bar and tray."""
-        selected = self.selected_snapshots()
-        statuses = {s.status for s in selected}
-        counts = collections.Counter(s.status for s in self.model.snapshots())
-        single = selected[0] if len(selected) == 1 else None
-        can = {
-            "action_pause": bool(statuses & {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING}),
-            "action_resume": DownloadJobStatus.PAUSED in statuses,
-            "action_cancel": bool(statuses - TERMINAL),
-            "action_retry": bool(statuses & {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED}),
-            "action_remove": bool(selected),
-            "action_copy_url": bool(selected),
-            "action_open_file": single is not None
-            and single.status == DownloadJobStatus.COMPLETED
-            and single.download_path is not None
-            and Path(single.download_path).is_file(),
-            "action_open_folder": single is not None,
-            "action_priority_up": bool(statuses - TERMINAL - {DownloadJobStatus.RUNNING}),
-            "action_cancel_all": any(counts[s] for s in DownloadJobStatus if s not in TERMINAL),
-            "action_prune": any(counts[s] for s in TERMINAL),
-        }
-        can["action_priority_down"] = can["action_priority_set"] = can["action_priority_up"]
-        for name, enabled in can.items():
+        everything = self.model.snapshots()
+        for name, enabled in enablement(self.selected_snapshots(), everything).items():
             self.action(name).setEnabled(enabled)
-        active = counts[DownloadJobStatus.RUNNING]
-        queued = counts[DownloadJobStatus.WAITING]
-        done = counts[DownloadJobStatus.COMPLETED]
+        self.tray.set_enabled(*tray_enablement(everything))
         speed = human_speed(self.model.total_speed())
-        self.speed_label.setText(f"↓ {speed}" if speed else "")
-        text = f"{active} active · {queued} queued · {done} done"
-        if counts[DownloadJobStatus.ERROR]:
-            text += f" · {counts[DownloadJobStatus.ERROR]} failed"
-        self.counts_label.setText(text)
+        text = self.status.show_counts(everything, speed)
         self.tray.set_status(f"{text}{' · ' + speed if speed else ''}")
         self._show_files()
 
@@ -613,6 +358,8 @@ class MainWindow(QMainWindow):
         if snapshot.package_id is not None:
             self.files_model.update(snapshot)
             return
+        if snapshot.id in self._cleared:
+            return  # cleared, undo pending: a late report must not bring the row back
         self.model.update(snapshot)
         if snapshot.id in self._pending_removal and snapshot.status in TERMINAL:
             self._pending_removal.discard(snapshot.id)
@@ -661,8 +408,7 @@ class MainWindow(QMainWindow):
             problems.append(str(exc))
         self.model.add(JobSnapshot.of(job) for job in jobs)
         if jobs:
-            count = len(jobs)
-            self.statusBar().showMessage(f"Added {count} download{'s' if count != 1 else ''}", 4000)
+            self.status.added(len(jobs))
             self._probe_waiting([job.id for job in jobs])
         if problems:
             self._warn("Some links were not added", "\n".join(problems[:10]))
@@ -704,8 +450,7 @@ class MainWindow(QMainWindow):
             return None
         self.files_model.add(JobSnapshot.of(file, package.download_path) for file in package.parts)
         self.model.add([JobSnapshot.of_package(package)])
-        count = len(package.download_parts)
-        self.statusBar().showMessage(f"Added {package.name}: {count} files as one package", 4000)
+        self.status.added(1)
         return package
 
     def open_add_dialog(self, text: str = "") -> AddDownloadsDialog:
@@ -722,7 +467,7 @@ class MainWindow(QMainWindow):
         if extract_urls(text).urls:
             self.open_add_dialog(text)
         else:
-            self.statusBar().showMessage("The clipboard holds no links to download", 4000)
+            self.status.message("The clipboard holds no links to download")
 
     def _add_request(self, request: AddRequest) -> None:
         self.settings.last_add_folder = request.folder
@@ -751,7 +496,7 @@ class MainWindow(QMainWindow):
         try:
             result = await loop.run_in_executor(self._executor, self.queue.probe, url)
         except Exception as exc:  # the server's answer, whatever it is, is shown, not raised
-            dialog.show_probe(url, None, "", str(exc) or type(exc).__name__)
+            dialog.show_probe(url, None, "", human_exception(exc))
             return
         dialog.show_probe(url, result.name, human_size(result.size), None)
 
@@ -773,67 +518,42 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop --------------------------------------------------------------------
 
-    def _mime_urls(self, mime: QMimeData, read_files: bool) -> ParsedUrls:
-        urls: list[str] = []
-        refused: list[Refusal] = []
-        texts: list[str] = []
-        lists: list[str] = []  # names of the list files dropped
-        if mime.hasUrls():
-            for url in mime.urls():
-                if url.isLocalFile():
-                    path = Path(url.toLocalFile())
-                    if path.suffix.lower() not in (".txt", ".list", ".urls"):
-                        refused.append(
-                            Refusal(path.name, "only .txt lists of links can be dropped")
-                        )
-                    elif not read_files:
-                        texts.append(f"https://placeholder.invalid/{path.name}")
-                    elif path.is_file() and path.stat().st_size <= MAX_DROPPED_FILE_BYTES:
-                        texts.append(path.read_text(encoding="utf-8", errors="replace"))
-                        lists.append(path.stem)
-                    else:
-                        refused.append(
-                            Refusal(path.name, "not a readable list of links under 1 MiB")
-                        )
-                else:
-                    texts.append(url.toString())
-        elif mime.hasText():
-            texts.append(mime.text())
-        for text in texts:
-            parsed = extract_urls(text)
-            urls.extend(u for u in parsed.urls if u not in urls)
-            refused.extend(parsed.refused)
-        list_name = lists[0] if len(lists) == 1 and len(texts) == 1 else None
-        return ParsedUrls(tuple(urls), tuple(refused), list_name)
+    def _links(self, mime: QMimeData) -> ParsedUrls:
+        """What a drag carries, read once per drag (moves ask again and again)."""
+        key = (tuple(url.toString() for url in mime.urls()), mime.text())
+        if self._drag_cache is None or self._drag_cache[0] != key:
+            self._drag_cache = (key, links_in(mime))
+        return self._drag_cache[1]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        parsed = self._mime_urls(event.mimeData(), read_files=False)
-        if parsed.urls:
-            links = f"{len(parsed.urls)} link{'s' if len(parsed.urls) != 1 else ''}"
-            self.drop_overlay.present(f"Drop to download {links} into\n{self.download_dir}", True)
+        self._drag_cache = None
+        parsed = self._links(event.mimeData())
+        text, accepted = banner(parsed, self.download_dir)
+        self.drop_overlay.present(text, accepted)
+        if accepted:
             event.acceptProposedAction()
         else:
-            reason = parsed.refused[0].reason if parsed.refused else "no links to download in this"
-            self.drop_overlay.present(f"Cannot download this: {reason}", False)
             event.ignore()
-            QTimer.singleShot(1200, self.drop_overlay.hide)
+            QTimer.singleShot(1500, self.drop_overlay.hide)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._mime_urls(event.mimeData(), read_files=False).urls:
+        if self._links(event.mimeData()).urls:
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
         self.drop_overlay.hide()
+        self._drag_cache = None
         event.accept()
 
     def dropEvent(self, event: QDropEvent) -> None:
         self.drop_overlay.hide()
-        parsed = self._mime_urls(event.mimeData(), read_files=True)
+        parsed = self._links(event.mimeData())
+        self._drag_cache = None
         if not parsed.urls:
             event.ignore()
-            self.statusBar().showMessage("Nothing to download in what was dropped", 4000)
+            self.status.message("Nothing to download in what was dropped")
             return
         event.acceptProposedAction()
         name = sanitize_filename(parsed.list_name) if parsed.list_name else None
@@ -841,6 +561,11 @@ class MainWindow(QMainWindow):
             self.add_package(parsed.urls, name)  # a list file is one thing: one package
         else:
             self.add_urls(parsed.urls)
+        if parsed.refused:
+            first = parsed.refused[0]
+            self.status.message(
+                f"Not added: {plural(len(parsed.refused), 'line')} ({first.text}: {first.reason})"
+            )
 
     # -- job control ----------------------------------------------------------------------
 
@@ -882,15 +607,33 @@ class MainWindow(QMainWindow):
         return box
 
     def prune(self) -> None:
-        self.queue.prune_jobs()
-        self._drop_rows_gone_from_queue()
-
-    def _drop_rows_gone_from_queue(self) -> None:
-        remaining = {job.id for job in self.queue.list_jobs()}
-        remaining.update(job.id for job in self.queue.list_multifile_jobs())
-        self.model.remove(s.id for s in self.model.snapshots() if s.id not in remaining)
-        self.files_model.remove(s.id for s in self.files_model.snapshots() if s.id not in remaining)
+        """Clear completed downloads from the list (their files stay; failed and cancelled
+        ones stay listed, as they still need a decision). Undo brings them back for a few
+        seconds; the queue forgets them only then."""
+        done = [s for s in self.model.snapshots() if s.status == DownloadJobStatus.COMPLETED]
+        if not done:
+            return
+        ids = {s.id for s in done}
+        self._cleared |= ids
+        self.model.remove(ids)
         self._show_files()
+
+        def undo() -> None:
+            self._cleared -= ids
+            self.model.reinsert(done)
+            self.status.message(f"Back in the list: {plural(len(done), 'download')}")
+
+        def commit() -> None:
+            self._cleared -= ids
+            for job in self._jobs(done):
+                with contextlib.suppress(UnknownJobIDException):
+                    self.queue.remove_job(job)
+                if isinstance(job, MultiFileDownloadJob):
+                    self.files_model.remove(file.id for file in job.download_parts)
+
+        self.status.offer_undo(
+            f"Cleared {plural(len(done), 'completed download')} (the files stay)", undo, commit
+        )
 
     def remove_selected(self) -> None:
         finished = []
@@ -916,100 +659,39 @@ class MainWindow(QMainWindow):
 
     # -- the files of a multi-file job ------------------------------------------------------
 
-    def _selection_changed(self) -> None:
-        self._refresh()
-
     def _show_files(self) -> None:
         """Show the files of the one multi-file job selected, if that is what is selected."""
         selected = self.selected_snapshots()
         package = selected[0] if len(selected) == 1 and selected[0].is_package else None
-        self.files_proxy.set_package(package.id if package is not None else None)
-        if package is None:
-            self.files_pane.hide()
-            return
-        self.files_label.setText(
-            f"Files of {package.name}: {package.files_done} of {package.files} done"
+        self.files_pane.show_package(package)
+
+    def _open_path(self, path: Optional[str], what: str = "file") -> bool:
+        """Open a file or folder with the desktop's program for it; say so when that fails
+        (no file manager, nothing set up for the type), with the path on the clipboard."""
+        if not path:
+            return False
+        if not Path(path).exists():
+            self.status.message(f"The {what} is no longer there: {path}", 8000)
+            return False
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            return True
+        QGuiApplication.clipboard().setText(path)
+        self._warn(
+            f"Could not open the {what}",
+            f"No program on this desktop opens it:\n{path}\n\n"
+            "The path is on the clipboard, to paste into a file manager or a terminal.",
         )
-        self.files_pane.show()
+        return False
 
-    def selected_files(self) -> list[JobSnapshot]:
-        """The files selected in the files pane."""
-        rows = self.files_table.selectionModel().selectedRows()
-        found = (self.files_model.snapshot(int(index.data(JOB_ID_ROLE))) for index in rows)
-        return [s for s in found if s is not None]
+    def _open_folder_of(self, path: str) -> None:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        self._open_path(str(folder), "folder")
 
-    def _selected_file_path(self) -> Optional[str]:
-        files = self.selected_files()
-        if len(files) == 1 and files[0].status == DownloadJobStatus.COMPLETED:
-            return files[0].download_path
-        return None
+    def raise_priority(self) -> None:
+        self.shift_priority(-1)
 
-    def _open_path(self, path: Optional[str]) -> None:
-        if path and Path(path).exists():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
-
-    def files_context_menu(self) -> QMenu:
-        """What one file of a multi-file job can do; cancelling is the whole job's."""
-        files = self.selected_files()
-        statuses = {f.status for f in files}
-        menu = QMenu(self)
-        menu.setObjectName("files_context_menu")
-        jobs = [j for j in self._jobs(files) if isinstance(j, DownloadJob)]
-
-        def add(name: str, text: str, enabled: bool, slot: Callable[[], Any]) -> None:
-            action = menu.addAction(text)
-            action.setObjectName(name)
-            action.setEnabled(enabled)
-            action.triggered.connect(lambda _checked=False: slot())
-
-        def each(control: Callable[[DownloadJob], None]) -> Callable[[], None]:
-            def run() -> None:
-                for job in jobs:
-                    control(job)
-                self._refresh_rows(jobs)
-
-            return run
-
-        active = {DownloadJobStatus.WAITING, DownloadJobStatus.RUNNING}
-        add("file_pause", "Pause this file", bool(statuses & active), each(self.queue.pause_job))
-        add(
-            "file_resume",
-            "Resume this file",
-            DownloadJobStatus.PAUSED in statuses,
-            each(self.queue.resume_job),
-        )
-        add(
-            "file_retry",
-            "Retry this file",
-            bool(statuses & {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED}),
-            each(self.queue.retry_job),
-        )
-        add(
-            "file_first",
-            "Download this file first",
-            bool(statuses & {DownloadJobStatus.WAITING}),
-            each(lambda job: self.queue.set_priority(job, max(0, job.priority - 1))),
-        )
-        menu.addSeparator()
-        path = self._selected_file_path()
-        add("file_open", "Open file", path is not None, lambda: self._open_path(path))
-        add(
-            "file_copy_url",
-            "Copy link",
-            bool(files),
-            lambda: QGuiApplication.clipboard().setText("\n".join(f.source for f in files)),
-        )
-        return menu
-
-    def show_files_context_menu(self, position: QPoint) -> None:
-        index = self.files_table.indexAt(position)
-        if index.isValid() and not self.files_table.selectionModel().isRowSelected(
-            index.row(), index.parent()
-        ):
-            self.files_table.selectRow(index.row())
-        menu = self.files_context_menu()
-        menu.aboutToHide.connect(menu.deleteLater)
-        menu.popup(self.files_table.viewport().mapToGlobal(position))
+    def lower_priority(self) -> None:
+        self.shift_priority(+1)
 
     def shift_priority(self, delta: int) -> None:
         jobs = [j for j in self._jobs(self.selected_snapshots()) if j.status not in TERMINAL]
@@ -1048,23 +730,56 @@ class MainWindow(QMainWindow):
         selected = self.selected_snapshots()
         if len(selected) != 1 or selected[0].status != DownloadJobStatus.COMPLETED:
             return
-        path = selected[0].download_path
-        if path and Path(path).is_file():
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+        self._open_path(selected[0].download_path)
 
     def open_folder(self) -> None:
         selected = self.selected_snapshots()
         if len(selected) != 1:
             return
         snapshot = selected[0]
-        path = Path(snapshot.download_path) if snapshot.download_path else Path(snapshot.dest)
-        folder = path if path.is_dir() else path.parent
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        self._open_folder_of(snapshot.download_path or snapshot.dest)
 
     def copy_urls(self) -> None:
         sources = [s.source for s in self.selected_snapshots()]
         if sources:
             QGuiApplication.clipboard().setText("\n".join(sources))
+
+    def copy_error_details(self) -> None:
+        failed = [s for s in self.selected_snapshots() if s.error_type]
+        if failed:
+            details = [error_details(s.source, s.error_type, s.error) for s in failed]
+            QGuiApplication.clipboard().setText("\n\n".join(details))
+            self.status.message("Error details copied")
+
+    def download_again(self) -> None:
+        """Fetch a completed download afresh: its file goes to the trash (never deleted), and
+        a new download of the same link takes its place in the list."""
+        selected = self.selected_snapshots()
+        if len(selected) != 1 or selected[0].is_package:
+            return
+        snapshot = selected[0]
+        path = snapshot.download_path
+        if path is None:
+            return
+        if Path(path).exists() and not move_to_trash(path):
+            self._warn(
+                "Not downloaded again",
+                f"{path} could not be moved to the trash, and fetchq does not delete files. "
+                "Move or delete it yourself, then choose Download again.",
+            )
+            return
+        for job in self._jobs([snapshot]):
+            with contextlib.suppress(UnknownJobIDException):
+                self.queue.remove_job(job)
+        self.model.remove([snapshot.id])
+        try:
+            job = self.queue.download(snapshot.source, path, priority=snapshot.priority)
+        except (FetchqError, ValueError) as exc:
+            self._warn("Not downloaded again", human_exception(exc))
+            return
+        self.model.add([JobSnapshot.of(job)])
+        self.select_jobs([job.id])
+        self.status.message(f"Downloading {snapshot.name} again (the old file is in the trash)")
 
     def set_filter(self, mode: Filter) -> None:
         self.proxy.set_mode(mode)
@@ -1078,23 +793,11 @@ class MainWindow(QMainWindow):
         """The menu for the current selection (built fresh; shown by right-click)."""
         menu = QMenu(self)
         menu.setObjectName("job_context_menu")
-        names = ("action_pause", "action_resume", "action_cancel", "action_retry", None,
-                 "action_open_file", "action_open_folder", "action_copy_url", None,
-                 "action_priority_up", "action_priority_down", "action_priority_set", None,
-                 "action_remove")  # fmt: skip
-        for name in names:
-            if name is None:
-                menu.addSeparator()
-            else:
-                menu.addAction(self.action(name))
+        self._fill(menu, CONTEXT_MENU)
         return menu
 
     def show_context_menu(self, position: QPoint) -> None:
-        index = self.table.indexAt(position)
-        if index.isValid() and not self.table.selectionModel().isRowSelected(
-            index.row(), index.parent()
-        ):
-            self.table.selectRow(index.row())
+        self.table.select_under(position)
         self._refresh()
         menu = self.context_menu()
         menu.aboutToHide.connect(menu.deleteLater)
@@ -1110,20 +813,9 @@ class MainWindow(QMainWindow):
 
     def _notify_finished(self) -> None:
         batch, self._finished_batch = self._finished_batch, []
-        failed = [s for s in batch if s.status == DownloadJobStatus.ERROR]
-        done = [s for s in batch if s.status == DownloadJobStatus.COMPLETED]
-        if len(done) == 1:
-            self.tray.notify("Download complete", done[0].name)
-        elif done:
-            self.tray.notify(f"{len(done)} downloads complete", ", ".join(s.name for s in done[:3]))
-        if len(failed) == 1:
-            reason = failed[0].error_type or "unknown error"
-            self.tray.notify("Download failed", f"{failed[0].name}: {reason}", failed=True)
-        elif failed:
-            self.tray.notify(
-                f"{len(failed)} downloads failed",
-                ", ".join(s.name for s in failed[:3]),
-                failed=True,
+        for message in finished_messages(batch):
+            self.notifier.notify(
+                message.title, message.body, failed=message.failed, path=message.path
             )
 
     # -- settings and window state --------------------------------------------------------
@@ -1171,9 +863,7 @@ class MainWindow(QMainWindow):
     def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         if self.drop_overlay.isVisible():
-            parent = self.drop_overlay.parentWidget()
-            if parent is not None:
-                self.drop_overlay.setGeometry(parent.rect().adjusted(12, 12, -12, -12))
+            self.drop_overlay.fit()
 
     # -- showing, hiding, quitting ----------------------------------------------------------
 
@@ -1198,7 +888,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             if not self._told_about_tray:
                 self._told_about_tray = True
-                self.tray.notify(
+                self.notifier.notify(
                     "fetchq keeps running", "Downloads go on; quit from the tray menu."
                 )
             return
@@ -1211,6 +901,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._closing = True
+        self.status.commit()  # a clearing still undoable becomes final
         self.save_state()
         self.statusBar().showMessage("Pausing downloads…")
         self.setEnabled(False)
@@ -1218,6 +909,7 @@ class MainWindow(QMainWindow):
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self.queue.close)
         self.tray.hide()
+        self.notifier.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._closed = True
         self.close()

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never notify the desktop they run on: tests that want a session bus start their own.
+os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
 import pytest
 import qasync
@@ -33,8 +35,10 @@ def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+def settings(tmp_path: Path, downloads: Path) -> Settings:
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.download_dir = downloads  # what Settings shows and keeps: never the user's folder
+    return settings
 
 
 @pytest.fixture

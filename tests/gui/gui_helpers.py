@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from typing import TypeVar
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu, QToolBar, QToolButton, QWidget
@@ -96,3 +97,13 @@ def menu_action(menu: QMenu, name: str) -> object:
         if action.objectName() == name:
             return action
     raise AssertionError(f"no {name} in the menu: {[a.objectName() for a in menu.actions()]}")
+
+
+W = TypeVar("W", bound=QObject)
+
+
+def child(parent: QObject, kind: type[W], name: str) -> W:
+    """The child of this type and objectName; fails the test if there is none."""
+    found = parent.findChild(kind, name)
+    assert found is not None, f"no {kind.__name__} named {name}"
+    return found

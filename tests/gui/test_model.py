@@ -60,7 +60,7 @@ def test_status_texts_and_errors(qtbot: QtBot) -> None:
     model.add([snap(1)])
     model.update(snap(1, status=DownloadJobStatus.ERROR, error_type="HTTPError(Not Found)"))
     model.flush()
-    assert model.index(0, Column.STATUS).data() == "Failed: Not Found"
+    assert model.index(0, Column.STATUS).data() == "Failed: Not found on the server"
     assert model.index(0, Column.SIZE).data() == "1000 B"
 
 

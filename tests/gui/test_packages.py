@@ -176,7 +176,7 @@ def test_a_failed_file_fails_the_package_and_retry_fetches_only_what_is_missing(
     broken = server.add("/albums/holiday/5.jpg", status=404)
     package = window.add_package([*urls, broken], "holiday")
     assert package is not None
-    wait_cell(qtbot, window, package.id, Column.STATUS, "Failed: Not Found")
+    wait_cell(qtbot, window, package.id, Column.STATUS, "Failed: Not found on the server")
     server.resources["/albums/holiday/5.jpg"].status = 200
     server.resources["/albums/holiday/5.jpg"].body = b"five"
     menu = open_context_menu(qtbot, window, package.id)

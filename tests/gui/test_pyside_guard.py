@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
 from pytestqt.qtbot import QtBot
 
 
@@ -18,6 +19,9 @@ def test_signal_emit_does_not_leak_bool_references(qtbot: QtBot) -> None:
 
     fetchq's bridge emits a signal for every progress report, from worker threads.
     """
+    # What earlier tests left to delete is deleted first: it holds references to True too.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
     emitter = _Emitter()
     received: list[object] = []
     emitter.changed.connect(received.append)

@@ -10,6 +10,9 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
     QInputDialog,
     QMessageBox,
     QPushButton,
@@ -27,6 +30,7 @@ from fetchq_gui.dialogs import AddDownloadsDialog, SettingsDialog
 from tests.gui.gui_helpers import (
     WAIT_MS,
     cell,
+    child,
     click,
     click_toolbar,
     drag_and_drop,
@@ -127,7 +131,7 @@ def test_add_dialog_refuses_what_it_cannot_download(
     dialog = window.open_add_dialog()
     qtbot.waitExposed(dialog)
     type_text(dialog.urls_edit, "gopher://example.org/file.iso")
-    qtbot.waitUntil(lambda: "Refused" in dialog.summary.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Not added" in dialog.summary.text(), timeout=WAIT_MS)
     assert "not an http, https, ftp or ftps URL" in dialog.summary.text()
     assert not dialog.ok_button.isEnabled()
     dialog.urls_edit.setPlainText("example.org/file.zip")
@@ -243,7 +247,7 @@ def test_context_menu_offers_retry_copy_and_remove(
     qtbot.waitUntil(
         lambda: cell(window, job.id, Column.STATUS).startswith("Failed"), timeout=WAIT_MS
     )
-    assert "Service Unavailable" in cell(window, job.id, Column.STATUS)
+    assert cell(window, job.id, Column.STATUS) == "Failed: The server is unavailable"
     menu = open_context_menu(qtbot, window, job.id)
     copy = menu_action(menu, "action_copy_url")
     assert isinstance(copy, QAction)
@@ -295,7 +299,12 @@ def test_prune_open_file_and_open_folder(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+
+    def open_url(url: QUrl) -> bool:
+        opened.append(url.toLocalFile())
+        return True
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", open_url)
     done, missing = window.add_urls([server.add("/ok.txt", b"ok"), server.url("/nope.txt")])
     wait_cell(qtbot, window, done.id, Column.STATUS, "Completed")
     qtbot.waitUntil(
@@ -307,8 +316,9 @@ def test_prune_open_file_and_open_folder(
     click_toolbar(qtbot, window, "action_open_folder")
     assert opened == [str(downloads / "ok.txt"), str(downloads)]
     click_toolbar(qtbot, window, "action_prune")
-    assert window.model.rowCount() == 0
-    assert (downloads / "ok.txt").read_bytes() == b"ok"  # pruning forgets rows, not files
+    assert window.model.row_of(done.id) is None  # completed: cleared
+    assert window.model.row_of(missing.id) is not None  # failed: kept for a decision
+    assert (downloads / "ok.txt").read_bytes() == b"ok"  # clearing forgets rows, not files
 
 
 def test_priority_changes_reorder_waiting_jobs(
@@ -361,7 +371,7 @@ def test_status_bar_and_no_tray_fallback(
 ) -> None:
     assert not window.tray.available  # offscreen has no system tray
     messages: list[tuple[str, str]] = []
-    window.tray.notified.connect(lambda title, text: messages.append((title, text)))
+    window.notifier.notified.connect(lambda title, text: messages.append((title, text)))
     (job,) = window.add_urls([server.add("/note.bin", b"n" * 100)])
     wait_cell(qtbot, window, job.id, Column.STATUS, "Completed")
     qtbot.waitUntil(lambda: bool(messages), timeout=WAIT_MS)
@@ -378,11 +388,11 @@ def test_settings_apply_without_restart(
     dialog = window.findChild(SettingsDialog)
     assert dialog is not None
     parallel = dialog.findChild(QSpinBox, "settings_parallel")
-    limit = dialog.findChild(QSpinBox, "settings_speed_limit")
     assert parallel is not None
-    assert limit is not None
     parallel.setValue(7)
-    limit.setValue(512)
+    child(dialog, QCheckBox, "settings_limit_check").setChecked(True)
+    child(dialog, QComboBox, "settings_limit_unit").setCurrentText("KiB/s")
+    child(dialog, QDoubleSpinBox, "settings_speed_limit").setValue(512)
     dialog.folder_edit.setText(str(tmp_path / "elsewhere"))
     ok = dialog.findChild(QPushButton, "settings_ok")
     assert ok is not None

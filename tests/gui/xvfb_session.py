@@ -56,7 +56,7 @@ def test_tray_shows_status_and_notifies(
     wait_cell(qtbot, tray_window, ok.id, Column.STATUS, "Completed")
     qtbot.waitUntil(lambda: len(shown) == 2, timeout=WAIT_MS)
     assert ("Download complete", "tray.bin") in shown
-    assert ("Download failed", "gone: HTTPError(Not Found)") in shown
+    assert ("Download failed", "gone: Not found on the server") in shown
     icon = tray.icon
     qtbot.waitUntil(lambda: "1 done" in icon.toolTip(), timeout=WAIT_MS)
     assert tray.icon.toolTip().startswith("fetchq: 0 active · 0 queued · 1 done · 1 failed")
