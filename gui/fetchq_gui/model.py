@@ -190,8 +190,11 @@ class JobTableModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_key(row, column)
         if role == PROGRESS_ROLE:
-            if row.snapshot.status == DownloadJobStatus.CANCELLED:
-                return None  # nothing kept: no bar
+            status = row.snapshot.status
+            if status == DownloadJobStatus.CANCELLED or (
+                status == DownloadJobStatus.ERROR and not row.snapshot.bytes
+            ):
+                return None  # nothing kept, or nothing ever came: no bar
             fraction = _fraction(row)
             return -1.0 if fraction is None else fraction
         if role == JOB_ID_ROLE:
