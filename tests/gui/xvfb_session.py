@@ -74,6 +74,9 @@ def test_tray_menu_and_minimise_to_tray(qtbot: QtBot, tray_window: MainWindow) -
     assert isinstance(menu, QMenu)
     names = [a.objectName() for a in menu.actions() if a.objectName()]
     assert names == ["tray_show", "tray_pause_all", "tray_resume_all", "tray_quit"]
+    enabled = {a.objectName(): a.isEnabled() for a in menu.actions() if a.objectName()}
+    assert not enabled["tray_pause_all"]  # nothing to pause or resume in an empty list
+    assert not enabled["tray_resume_all"]
     tray_window.settings.minimize_to_tray = True
     tray_window.close()
     assert not tray_window.isVisible()
