@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -59,3 +61,54 @@ def test_validators_accept_the_files(tool: str, arguments: list[str]) -> None:
         [tool, *arguments], cwd=PACKAGING, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_engine_never_imports_qt() -> None:
+    result = _run(
+        "import sys; import fetchq, fetchq.testing; "
+        "assert not [m for m in sys.modules if m.startswith(('PySide6', 'qasync'))]; print('ok')"
+    )
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_without_qt_the_fetchq_command_says_how_to_get_the_app_in_one_line() -> None:
+    result = _run(
+        "import sys; sys.modules['PySide6'] = None\n"
+        "from fetchq_gui.launcher import main\n"
+        "sys.exit(main([]))"
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("fetchq: the app needs PySide6, which is not installed here")
+    assert "pipx install --force fetchq" in line
+
+
+def test_the_version_names_what_fetchq_runs_on() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fetchq_gui", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert re.fullmatch(
+        r"fetchq \S+ \(Python \S+, Qt \S+, PySide6 \S+, libcurl \S+, TLS \S+\)", line
+    ), line
+
+
+def test_the_installed_commands_point_at_the_launcher() -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")  # tomllib is 3.11+
+    scripts = text.split("[project.gui-scripts]", 1)[1].split("[", 1)[0]
+    assert 'fetchq = "fetchq_gui.launcher:main"' in scripts
+    required = text.split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert '"PySide6-Essentials' in required  # `pipx install fetchq` gives the app
+    assert '"qasync' in required

@@ -1,7 +1,8 @@
-"""``python -m fetchq_gui``: the same as the ``fetchq`` command."""
+"""``python -m fetchq_gui``: the same as the ``fetchq`` command. An absolute import, so the
+frozen app (PyInstaller runs this file as a script) starts the same way."""
 
 import sys
 
-from .app import main
+from fetchq_gui.launcher import main
 
 sys.exit(main())

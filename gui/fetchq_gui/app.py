@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from fetchq import DownloadQueueService, JournalError, __version__
 
+from .about import version_text
 from .demo import Demo
 from .icons import app_icon
 from .settings import Settings
@@ -30,6 +31,14 @@ from .window import MainWindow
 JOURNAL_NAME = "downloads.sqlite3"
 
 
+class _Version(argparse.Action):
+    """``--version``: one line, unwrapped (argparse's own action rewraps it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kw: object) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fetchq", description="fetchq, a download manager")
     parser.add_argument("urls", nargs="*", help="links to download")
@@ -37,7 +46,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="a local server with sample downloads")
     parser.add_argument("--profile", type=Path, help="keep settings and the list in this folder")
     parser.add_argument("--screenshot", type=Path, help="with --demo: save a PNG of the window")
-    parser.add_argument("--version", action="version", version=f"fetchq {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the versions and exit")
     return parser.parse_args(argv)
 
 

@@ -56,10 +56,10 @@ from fetchq import (
     FetchqError,
     MultiFileDownloadJob,
     UnknownJobIDException,
-    __version__,
     sanitize_filename,
 )
 
+from .about import about_text
 from .actions import (
     ACTIONS,
     CONTEXT_MENU,
@@ -282,8 +282,7 @@ class MainWindow(QMainWindow):
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "About fetchq",
-            f"fetchq {__version__}\n\nA download manager: drop links on the window; downloads "
-            "resume after a restart and use several connections for large files.",
+            about_text(),
             QMessageBox.StandardButton.Ok,
             self,
         )
