@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pycurl
 from PySide6.QtCore import qVersion
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -12,7 +13,9 @@ from fetchq_gui import MainWindow
 
 
 def test_about_names_the_version_licence_and_libraries(qtbot: QtBot, window: MainWindow) -> None:
-    window.findChild(type(window.action("action_add")), "action_about").trigger()
+    about = window.findChild(QAction, "action_about")
+    assert about is not None
+    about.trigger()
     box = window.findChild(QMessageBox, "about_box")
     assert box is not None
     text = box.text()
