@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-cli test lint typecheck pytest bench bench-gui screenshot clean
+.PHONY: demo demo-cli test lint typecheck pytest bench bench-gui screenshot frozen deb clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fetchq needs Python 3.10 or newer")'
@@ -40,6 +40,16 @@ bench-gui: $(STAMP)  ## GUI-thread latency with 1000 rows and 50 active download
 
 screenshot: $(STAMP)  ## docs/screenshot.png: the window in the middle of the demo
 	$(BIN)/python -m fetchq_gui --demo --screenshot docs/screenshot.png
+
+frozen: $(STAMP)  ## build/dist/fetchq: the one-folder app (PyInstaller), from an installed copy
+	rm -rf build/site build/dist
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --target build/site .
+	FETCHQ_BUILD_SITE=build/site PYTHONPATH=build/site:$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	  $(BIN)/python -S -m PyInstaller --noconfirm --log-level WARN --distpath build/dist --workpath build/pyinstaller packaging/fetchq.spec
+	@du -sh build/dist/fetchq
+
+deb: frozen  ## build/fetchq_VERSION_ARCH.deb from the frozen app (Debian, Ubuntu)
+	packaging/build-deb.sh build/dist/fetchq build $$($(BIN)/python -c 'import fetchq; print(fetchq.__version__)')
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -8,9 +8,11 @@ sets it) and are skipped otherwise.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +126,124 @@ def test_the_frozen_app_starts_shows_its_window_and_quits(
     size_mb = sum(f.stat().st_size for f in frozen_app.parent.rglob("*") if f.is_file()) / 1e6
     print(f"frozen one-folder app: {size_mb:.0f} MB")
     assert size_mb < SIZE_LIMIT_MB
+
+
+DEB_SIZE_LIMIT_MB = 120
+"""The .deb is about 80 MB (gzip); the bound catches something large slipping in."""
+APP_ID = "io.github.fetchq.fetchq"
+
+
+@pytest.fixture
+def deb(frozen_app: Path, tmp_path: Path) -> Path:
+    version = subprocess.run(
+        [sys.executable, "-c", "import fetchq; print(fetchq.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    built = subprocess.run(
+        [str(ROOT / "packaging" / "build-deb.sh"), str(frozen_app.parent), str(tmp_path), version],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    path = Path(built.stdout.strip().splitlines()[-1])
+    assert path.name.startswith(f"fetchq_{version}_")
+    return path
+
+
+def test_the_deb_holds_the_app_and_its_desktop_files(deb: Path) -> None:
+    contents = subprocess.run(
+        ["dpkg-deb", "--contents", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    for path in (
+        "./opt/fetchq/fetchq",
+        "./usr/bin/fetchq -> /opt/fetchq/fetchq",
+        f"./usr/share/applications/{APP_ID}.desktop",
+        f"./usr/share/metainfo/{APP_ID}.metainfo.xml",
+        f"./usr/share/icons/hicolor/scalable/apps/{APP_ID}.svg",
+    ):
+        assert path in contents, path
+    size_mb = deb.stat().st_size / 1e6
+    print(f".deb: {size_mb:.0f} MB")
+    assert size_mb < DEB_SIZE_LIMIT_MB
+
+
+def _session_env(display: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    env.update(
+        DISPLAY=display,
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local" / "share"),
+        XDG_RUNTIME_DIR=str(home / "run"),
+    )
+    (home / "run").mkdir(parents=True, mode=0o700)
+    return env
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FETCHQ_INSTALL_DEB"),
+    reason="installs system-wide with apt-get: set FETCHQ_INSTALL_DEB=1 (CI does)",
+)
+@pytest.mark.timeout(600)
+def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
+    deb: Path, display: str, tmp_path: Path
+) -> None:
+    apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = subprocess.run(
+        ["apt-get", "install", "-y", "-q", f"./{deb.name}"],
+        cwd=deb.parent,
+        env=apt,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    try:
+        env = _session_env(display, tmp_path / "home")
+        shot = tmp_path / "installed.png"
+        run = subprocess.run(
+            ["fetchq", "--demo", "--screenshot", str(shot)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _distinct_colours(shot) > 20
+        if os.environ.get("FETCHQ_ARTIFACTS"):  # keep the screenshot of the installed app
+            shutil.copy(shot, Path(os.environ["FETCHQ_ARTIFACTS"]) / "installed-deb.png")
+        entry = f"/usr/share/applications/{APP_ID}.desktop"
+        assert subprocess.run(["desktop-file-validate", entry], check=False).returncode == 0
+        launched = subprocess.Popen(["gio", "launch", entry], env=env)
+        try:
+            deadline = time.monotonic() + 60
+            answer = ""
+            while "already running" not in answer:  # the launched app owns the channel
+                assert time.monotonic() < deadline, "the app from the desktop entry never came up"
+                time.sleep(0.5)
+                answer = subprocess.run(
+                    ["fetchq"], env=env, capture_output=True, text=True, timeout=60, check=False
+                ).stdout
+        finally:
+            subprocess.run(["pkill", "-TERM", "-x", "fetchq"], check=False)
+            launched.wait(30)
+    finally:
+        removed = subprocess.run(
+            ["apt-get", "remove", "-y", "-q", "fetchq"],
+            env=apt,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    assert not Path("/opt/fetchq").exists()
+    assert not Path("/usr/bin/fetchq").exists()
+    assert not Path(f"/usr/share/applications/{APP_ID}.desktop").exists()
