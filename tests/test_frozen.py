@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -221,16 +222,20 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
             shutil.copy(shot, Path(os.environ["FETCHQ_ARTIFACTS"]) / "installed-deb.png")
         entry = f"/usr/share/applications/{APP_ID}.desktop"
         assert subprocess.run(["desktop-file-validate", entry], check=False).returncode == 0
+        sockets = tmp_path / "launch-tmp"  # where Qt puts the single-instance socket
+        sockets.mkdir()
+        env["TMPDIR"] = str(sockets)
         launched = subprocess.Popen(["gio", "launch", entry], env=env)
         try:
             deadline = time.monotonic() + 60
-            answer = ""
-            while "already running" not in answer:  # the launched app owns the channel
+            while not any(stat.S_ISSOCK(p.stat().st_mode) for p in sockets.glob("fetchq-*")):
                 assert time.monotonic() < deadline, "the app from the desktop entry never came up"
-                time.sleep(0.5)
-                answer = subprocess.run(
-                    ["fetchq"], env=env, capture_output=True, text=True, timeout=60, check=False
-                ).stdout
+                time.sleep(0.2)
+            # Asked over that channel, a second launch finds the first and hands over.
+            answer = subprocess.run(
+                ["fetchq"], env=env, capture_output=True, text=True, timeout=60, check=False
+            )
+            assert "already running" in answer.stdout, answer.stderr[-2000:]
         finally:
             subprocess.run(["pkill", "-TERM", "-x", "fetchq"], check=False)
             launched.wait(30)
