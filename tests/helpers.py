@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -119,3 +120,19 @@ def write_partial(
         source, total, etag, None, ByteRanges.of([(0, len(data))]), (info.st_dev, info.st_ino)
     )
     save_part_state(download_path, state)
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+    """A fresh Xvfb server on a free display: the process and its ``DISPLAY``."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as reader:
+        number = reader.readline().strip()
+    assert number, "Xvfb did not report a display"
+    return xvfb, f":{number}"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import start_xvfb
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(
     not os.environ.get("FETCHQ_BUILD_FROZEN"), reason="set FETCHQ_BUILD_FROZEN=1 to build"
@@ -67,18 +69,9 @@ def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        number = reader.readline().strip()
+    xvfb, name = start_xvfb()
     try:
-        yield f":{number}"
+        yield name
     finally:
         xvfb.terminate()
         xvfb.wait(10)

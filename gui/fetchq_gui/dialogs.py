@@ -48,6 +48,18 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def choose_folder(edit: QLineEdit, title: str, name: str) -> QFileDialog:
+    """A folder picker starting at ``edit``'s folder, writing the choice back into it; opened
+    with ``open()``, never ``exec()``."""
+    dialog = QFileDialog(edit.window(), title, edit.text())
+    dialog.setObjectName(name)
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    dialog.fileSelected.connect(edit.setText)
+    dialog.open()
+    return dialog
+
+
 @dataclass(frozen=True)
 class AddRequest:
     """What the add dialog asks the queue for."""
@@ -253,12 +265,7 @@ class AddDownloadsDialog(QDialog):
         self._show_summary(self._problem())
 
     def _browse(self) -> None:
-        dialog = QFileDialog(self, "Save downloads to", self.folder_edit.text())
-        dialog.setObjectName("folder_dialog")
-        dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dialog.fileSelected.connect(self.folder_edit.setText)
-        dialog.open()
+        choose_folder(self.folder_edit, "Save downloads to", "folder_dialog")
 
     def request(self) -> AddRequest:
         name = self.name_edit.text().strip() or None
@@ -381,12 +388,7 @@ class SettingsDialog(QDialog):
         return max(1, round(self.limit_value.value() * per_unit))
 
     def _browse(self) -> None:
-        dialog = QFileDialog(self, "Default download folder", self.folder_edit.text())
-        dialog.setObjectName("settings_folder_dialog")
-        dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        dialog.fileSelected.connect(self.folder_edit.setText)
-        dialog.open()
+        choose_folder(self.folder_edit, "Default download folder", "settings_folder_dialog")
 
     def _accept(self) -> None:
         settings = self._settings

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import start_xvfb
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,18 +25,7 @@ def xvfb_display() -> Iterator[str]:
         if os.environ.get("FETCHQ_REQUIRE_XVFB"):
             pytest.fail(message)
         pytest.skip(message)
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as reader:
-        number = reader.readline().strip()
-    assert number, "Xvfb did not report a display"
-    display = f":{number}"
+    xvfb, display = start_xvfb()
     trayer = subprocess.Popen(
         ["trayer", "--edge", "bottom", "--align", "right", "--height", "24"],
         env={**os.environ, "DISPLAY": display},
