@@ -212,6 +212,11 @@ class AddDownloadsDialog(QDialog):
             lines.append(f"1 link to download{detail}.")
         elif count:
             lines.append(f"{count} links to download.")
+        for batch in parsed.batches[:REFUSALS_SHOWN]:
+            lines.append(
+                f"{_clip(batch.pattern)} stands for {batch.count} links: "
+                f"{_clip(batch.first)} … {_clip(batch.last)}"
+            )
         for url in parsed.urls:
             error = self._probed.get(url, (None, "", None))[2]
             if error:
