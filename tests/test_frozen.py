@@ -125,6 +125,8 @@ def test_the_frozen_app_starts_shows_its_window_and_quits(
 DEB_SIZE_LIMIT_MB = 120
 """The .deb is about 80 MB (gzip); the bound catches something large slipping in."""
 APP_ID = "io.github.fetchq.fetchq"
+_AS_ROOT = [] if os.geteuid() == 0 else ["sudo", "--preserve-env=DEBIAN_FRONTEND"]
+"""As .ci/run installs packages: directly as root, else through sudo."""
 
 
 @pytest.fixture
@@ -189,7 +191,7 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
 ) -> None:
     apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = subprocess.run(
-        ["apt-get", "install", "-y", "-q", f"./{deb.name}"],
+        [*_AS_ROOT, "apt-get", "install", "-y", "-q", f"./{deb.name}"],
         cwd=deb.parent,
         env=apt,
         capture_output=True,
@@ -234,7 +236,7 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
             launched.wait(30)
     finally:
         removed = subprocess.run(
-            ["apt-get", "remove", "-y", "-q", "fetchq"],
+            [*_AS_ROOT, "apt-get", "remove", "-y", "-q", "fetchq"],
             env=apt,
             capture_output=True,
             text=True,
