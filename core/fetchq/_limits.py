@@ -41,10 +41,14 @@ class RateLimiter:
     BURST_SECONDS = 0.25
     IDLE = 0.5
 
-    def __init__(self, rate: Optional[float] = None) -> None:
+    def __init__(
+        self, rate: Optional[float] = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self._rate: Optional[float] = None
         self._lanes: dict[object, _Lane] = {}
+        self._next_sweep = 0.0
         self.rate = rate
 
     @property
@@ -62,13 +66,14 @@ class RateLimiter:
     def active_lanes(self) -> int:
         """Downloads sharing the limit now (for tests and the status line)."""
         with self._lock:
-            self._forget_idle(time.monotonic())
+            self._forget_idle(self._clock())
             return len(self._lanes)
 
     def _forget_idle(self, now: float) -> None:
         idle = [key for key, lane in self._lanes.items() if now > lane.busy_until + self.IDLE]
         for key in idle:
             del self._lanes[key]
+        self._next_sweep = now + self.IDLE / 2
 
     def consume(
         self,
@@ -85,10 +90,11 @@ class RateLimiter:
             rate: Optional[float] = self._rate
             if rate is None:  # lifted while we waited for the lock
                 return
-            now = time.monotonic()
+            now = self._clock()
+            if now >= self._next_sweep or lane not in self._lanes:
+                self._forget_idle(now)  # shares of downloads that stopped go to the others
             state = self._lanes.get(lane)
             if state is None:
-                self._forget_idle(now)
                 state = self._lanes[lane] = _Lane(now)
             share = rate / len(self._lanes)
             state.tokens = min(

@@ -49,6 +49,21 @@ def test_one_download_keeps_the_whole_limit() -> None:
     assert 0.45 < signal.waits[0] <= 0.5  # 512 KiB at 1 MiB/s, less what was in the bucket
 
 
+def test_a_download_that_stopped_gives_its_share_back() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1 * MiB, clock=lambda: now[0])
+    first, second = _Clockless(), _Clockless()
+    limiter.consume(1 * KiB, first, lane="stopped")
+    limiter.consume(1 * KiB, second, lane="going on")
+    for step in range(1, 9):  # the second goes on receiving; the first never again
+        now[0] = step * 0.25
+        limiter.consume(1 * KiB, second, lane="going on")
+    limiter.consume(512 * KiB, second, lane="going on")
+    # Alone, it has the whole limit (and a full bucket of a quarter second): 0.25 s, where
+    # half the limit would make it wait 0.75 s.
+    assert 0.2 < second.waits[-1] < 0.3
+
+
 def test_a_long_wait_for_bandwidth_is_reported() -> None:
     limiter = RateLimiter(100 * KiB)
     said: list[Optional[str]] = []
