@@ -1572,6 +1572,21 @@ class DownloadQueueService(DownloadQueueServiceBase):
         if job.id in self._remove_when_done and job.in_terminal_state:
             self._forget(job)
 
+    def _restored(self, model: type[_AnyJob], record: JournalRecord) -> _AnyJob:
+        """A job (or multi-file job) read back from its journal record, owned by this queue;
+        an unreadable record is a corrupt journal."""
+        try:
+            job = model.model_validate_json(record.data)
+        except ValidationError as exc:
+            raise JournalCorruptError(
+                f"job {record.id} in the journal is unreadable: {exc}"
+            ) from None
+        job.id = record.id
+        job._service = weakref.ref(self)
+        self._versions[job.id] = record.version
+        self._next_id = max(self._next_id, job.id + 1)
+        return job
+
     def _restore(
         self,
         records: Sequence[JournalRecord],
@@ -1586,26 +1601,10 @@ class DownloadQueueService(DownloadQueueServiceBase):
         packages: dict[int, MultiFileDownloadJob] = {}
         for record in records:
             if '"source":' not in record.data:  # a multi-file job: its files follow
-                try:
-                    package = MultiFileDownloadJob.model_validate_json(record.data)
-                except ValidationError as exc:
-                    raise JournalCorruptError(
-                        f"job {record.id} in the journal is unreadable: {exc}"
-                    ) from None
-                package.id = record.id
-                package._service = weakref.ref(self)
+                package = self._restored(MultiFileDownloadJob, record)
                 packages[package.id] = package
-                self._versions[package.id] = record.version
-                self._next_id = max(self._next_id, package.id + 1)
                 continue
-            try:
-                job = DownloadJob.model_validate_json(record.data)
-            except ValidationError as exc:
-                raise JournalCorruptError(
-                    f"job {record.id} in the journal is unreadable: {exc}"
-                ) from None
-            job.id = record.id
-            job._service = weakref.ref(self)
+            job = self._restored(DownloadJob, record)
             job.access_token = token_for(str(job.source), self._token_rules)
             status = job.status
             if status not in TERMINAL_STATUSES and job.download_path is not None:
@@ -1618,7 +1617,6 @@ class DownloadQueueService(DownloadQueueServiceBase):
                 call_safely(on_restore, job)
             self._jobs[job.id] = job
             self._outboxes[job.id] = _Outbox()
-            self._versions[job.id] = record.version
             if status == DownloadJobStatus.RUNNING or (
                 status == DownloadJobStatus.PAUSED and record.resume
             ):
@@ -1629,7 +1627,6 @@ class DownloadQueueService(DownloadQueueServiceBase):
             if status == DownloadJobStatus.WAITING:
                 job.status = DownloadJobStatus.PAUSED
                 requeue.append(job)
-            self._next_id = max(self._next_id, job.id + 1)
             if job.job_sequence is not None:
                 self._dequeues = max(self._dequeues, job.job_sequence + 1)
         with self._lock:
