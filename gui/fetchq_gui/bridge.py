@@ -11,12 +11,13 @@ import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from PySide6.QtCore import QObject, Signal
 
 from fetchq import (
     DownloadJob,
+    DownloadJobBase,
     DownloadJobStatus,
     DownloadQueueService,
     JobCallbacks,
@@ -64,20 +65,11 @@ class JobSnapshot:
             with contextlib.suppress(ValueError):
                 name = job.download_path.relative_to(root).as_posix()
         return cls(
-            id=job.id,
+            **_common(job),
             source=str(job.source),
             name=name,
-            status=job.status,
-            bytes=job.bytes,
-            total=job.total_bytes,
-            priority=job.priority,
-            added=job.job_added,
-            dest=str(job.dest),
-            download_path=str(job.download_path) if job.download_path is not None else None,
-            error_type=job.error_type,
             attempts=job.attempts,
             package_id=job.package_id,
-            error=job.error,
             already_downloaded=job.already_downloaded,
             waiting_for=job.waiting_for,
         )
@@ -86,21 +78,12 @@ class JobSnapshot:
     def of_package(cls, job: MultiFileDownloadJob) -> JobSnapshot:
         files = job.parts
         return cls(
-            id=job.id,
+            **_common(job),
             source="\n".join(str(file.source) for file in files),
             name=job.name,
-            status=job.status,
-            bytes=job.bytes,
-            total=job.total_bytes,
-            priority=job.priority,
-            added=job.job_added,
-            dest=str(job.dest),
-            download_path=str(job.download_path) if job.download_path is not None else None,
-            error_type=job.error_type,
             attempts=sum(file.attempts for file in files),
             files=len(files),
             files_done=sum(1 for file in files if file.status == DownloadJobStatus.COMPLETED),
-            error=job.error,
         )
 
     @property
@@ -130,6 +113,22 @@ class JobSnapshot:
         if self.total <= 0 or self.status == DownloadJobStatus.CANCELLED:
             return None
         return min(1.0, self.bytes / self.total)
+
+
+def _common(job: DownloadJobBase) -> dict[str, Any]:
+    """The snapshot fields every job has, one file or many."""
+    return {
+        "id": job.id,
+        "status": job.status,
+        "bytes": job.bytes,
+        "total": job.total_bytes,
+        "priority": job.priority,
+        "added": job.job_added,
+        "dest": str(job.dest),
+        "download_path": str(job.download_path) if job.download_path is not None else None,
+        "error_type": job.error_type,
+        "error": job.error,
+    }
 
 
 class QueueBridge(QObject):
