@@ -52,15 +52,20 @@ def disk_error(exc: OSError, path: Path) -> DiskError:
     return cls(f"cannot write {path.name}: {reason}; the partial file is kept for a resume")
 
 
+def _free_bytes(folder: Path) -> Optional[int]:
+    """Bytes free on ``folder``'s file system; None when it cannot be asked (not a verdict)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
 def check_free_space(folder: Path, needed: int) -> None:
     """Raise InsufficientSpaceError when ``folder``'s file system has less than ``needed`` free."""
     if needed <= 0:
         return
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return
-    if free < needed:
+    free = _free_bytes(folder)
+    if free is not None and free < needed:
         raise InsufficientSpaceError(
             f"{needed} bytes are needed in {folder} but only {free} are free"
         )
@@ -69,11 +74,8 @@ def check_free_space(folder: Path, needed: int) -> None:
 def keep_free(folder: Path, reserve: int) -> None:
     """Raise InsufficientSpaceError when less than ``reserve`` bytes are left free: a body of
     unknown length (one that may never end) stops before it fills the disk."""
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return
-    if free < reserve:
+    free = _free_bytes(folder)
+    if free is not None and free < reserve:
         raise InsufficientSpaceError(
             f"only {free} bytes are left free in {folder}; a download of unknown size stops "
             "here, with its partial file kept"
