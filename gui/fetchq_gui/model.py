@@ -8,6 +8,7 @@ thousands of rows and dozens of active downloads cost a handful of signals per t
 
 from __future__ import annotations
 
+import bisect
 import enum
 import time
 from collections.abc import Iterable
@@ -232,18 +233,18 @@ class JobTableModel(QAbstractTableModel):
         self.flushed.emit()
 
     def reinsert(self, snapshots: Iterable[JobSnapshot]) -> None:
-        """Put rows back where their ids place them (an undone removal)."""
+        """Put rows back where their ids place them (an undone removal). Rows are in id order
+        (ids only grow), so each finds its place by bisection; the index is rebuilt once."""
+        ids = [r.snapshot.id for r in self._rows]
         for snapshot in sorted(snapshots, key=lambda s: s.id):
             if snapshot.id in self._row_of:
                 continue
-            row = next(
-                (i for i, r in enumerate(self._rows) if r.snapshot.id > snapshot.id),
-                len(self._rows),
-            )
+            row = bisect.bisect_left(ids, snapshot.id)
             self.beginInsertRows(QModelIndex(), row, row)
             self._rows.insert(row, _Row(snapshot))
+            ids.insert(row, snapshot.id)
             self.endInsertRows()
-            self._row_of = {r.snapshot.id: i for i, r in enumerate(self._rows)}
+        self._row_of = {job_id: i for i, job_id in enumerate(ids)}
         self.flushed.emit()
 
     def update(self, snapshot: JobSnapshot) -> None:
