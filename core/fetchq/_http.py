@@ -68,6 +68,36 @@ def token_for(url: str, rules: Iterable[TokenRule]) -> Optional[str]:
     return None
 
 
+@dataclass(frozen=True)
+class OriginSecrets:
+    """What goes with a download's requests to its own origin only (scheme, host, port): a
+    bearer token, extra headers (a browser's user agent, say) and cookies. Never printed."""
+
+    token: Optional[str] = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cookies: Optional[str] = field(default=None, repr=False)
+
+    @classmethod
+    def of(
+        cls,
+        token: Optional[str],
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Optional[str] = None,
+    ) -> Optional[OriginSecrets]:
+        """The secrets, or None when there are none."""
+        if not (token or headers or cookies):
+            return None
+        return cls(token, MappingProxyType(dict(headers or {})), cookies)
+
+    def apply(self, headers: dict[str, str]) -> None:
+        """Add these secrets to a request's ``headers`` (a request to the origin)."""
+        headers.update(self.headers)
+        if self.cookies:
+            headers["Cookie"] = self.cookies
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+
+
 def origin_of(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL, as the transport will connect to it."""
     return parse_url(url).origin
@@ -192,20 +222,20 @@ class HttpClient:
         """Close the connections nobody uses now."""
         self.transport.close()
 
-    def ask_ahead(self, first_requests: Iterable[tuple[str, Optional[str]]]) -> None:
-        """Send the first request of downloads about to start, ``(url, token)`` each, from
+    def ask_ahead(self, first_requests: Iterable[tuple[str, Optional[OriginSecrets]]]) -> None:
+        """Send the first request of downloads about to start, ``(url, secrets)`` each, from
         this thread (:mod:`._ahead`): on fetchq's own connections, with no proxy or guard."""
         ask = getattr(self.transport, "ask_ahead", None)
         if ask is None or self.address_policy is not None:
             return
         requests = []
-        for url, token in first_requests:
+        for url, secrets in first_requests:
             try:
                 source = parse_url(url)
             except UrlError:
                 continue
             if source.scheme in ("http", "https") and self.proxies.proxy_for(source) is None:
-                requests.append(self._request(source, source, FIRST_REQUEST_HEADERS, token, None))
+                requests.append(self._request(source, source, FIRST_REQUEST_HEADERS, secrets, None))
         if requests:
             ask(requests)
 
@@ -219,14 +249,14 @@ class HttpClient:
         self,
         url: str,
         headers: Mapping[str, str],
-        token: Optional[str],
+        secrets: Optional[OriginSecrets],
         receiver: Receiver,
         signal: AbortSignal,
         byte_range: Optional[ByteRange] = None,
     ) -> str:
         """GET ``url`` into ``receiver``, following redirects; returns the final URL.
 
-        ``headers`` go to every hop; the token and the URL's credentials only to hops on the
+        ``headers`` go to every hop; the secrets and the URL's credentials only to hops on the
         source's origin. Raises :class:`RedirectError` for a redirect loop or a refused target,
         :class:`UnsafeDownloadURLException` from the guard, and the transport's errors.
         """
@@ -235,7 +265,7 @@ class HttpClient:
         for _hop in range(self.max_redirects + 1):
             hop = _Hop(receiver)
             self.transport.fetch(
-                self._request(source, current, headers, token, byte_range), hop, signal
+                self._request(source, current, headers, secrets, byte_range), hop, signal
             )
             if hop.location is None or signal.aborted:
                 return current.href
@@ -254,15 +284,15 @@ class HttpClient:
         source: Url,
         current: Url,
         headers: Mapping[str, str],
-        token: Optional[str],
+        secrets: Optional[OriginSecrets],
         byte_range: Optional[ByteRange],
     ) -> Request:
         trusted = current.origin == source.origin
         request_headers = dict(headers)
         credentials: Optional[tuple[str, str]] = None
-        if trusted and token:
-            request_headers["Authorization"] = f"Bearer {token}"
-        elif trusted and source.has_credentials:
+        if trusted and secrets is not None:
+            secrets.apply(request_headers)
+        if trusted and "Authorization" not in request_headers and source.has_credentials:
             credentials = (source.username, source.password)
         proxy = self.proxies.proxy_for(current) if self._watches_connections else None
         policy = self.address_policy

@@ -187,6 +187,18 @@ class DownloadJob(DownloadJobBase):
     )
 
     access_token: Optional[str] = Field(default=None, exclude=True, repr=False)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        repr=False,
+        description="Extra request headers, sent to the source's origin only; never journaled",
+    )
+    cookies: Optional[str] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="A Cookie header sent to the source's origin only; never journaled",
+    )
 
     def __hash__(self) -> int:
         return hash(self.id)

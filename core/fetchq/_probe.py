@@ -11,7 +11,7 @@ from typing import Optional
 
 from ._abort import AbortSignal
 from ._exceptions import ResponseError, http_error
-from ._http import HttpClient
+from ._http import HttpClient, OriginSecrets
 from ._naming import choose_filename
 from ._response import (
     ContentRange,
@@ -56,13 +56,16 @@ class _HeadOnly:
 
 
 def probe(
-    client: HttpClient, url: str, token: Optional[str], signal: Optional[AbortSignal] = None
+    client: HttpClient,
+    url: str,
+    secrets: Optional[OriginSecrets],
+    signal: Optional[AbortSignal] = None,
 ) -> ProbeResult:
     """Ask the server about ``url``; raises HTTPError for error statuses, NetworkError for
     network trouble, and what the address guard or redirect policy refuse."""
     receiver = _HeadOnly()
     final_url = client.fetch(
-        url, PROBE_HEADERS, token, receiver, signal or AbortSignal(), byte_range=(0, 1)
+        url, PROBE_HEADERS, secrets, receiver, signal or AbortSignal(), byte_range=(0, 1)
     )
     if receiver.head is None:
         raise ResponseError("the server sent no response")

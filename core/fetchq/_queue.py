@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +40,7 @@ from ._exceptions import (
     UnknownJobIDException,
     describe_error,
 )
-from ._http import HttpClient, TokenRule, is_public_address, token_for
+from ._http import HttpClient, OriginSecrets, TokenRule, is_public_address, token_for
 from ._job import (
     TERMINAL_STATUSES,
     DownloadEventHandler,
@@ -71,6 +71,8 @@ from ._validation import (
     parse_checksum,
     prepare_destination,
     redact_url,
+    validate_cookies,
+    validate_headers,
     validate_source,
     validate_token,
 )
@@ -377,17 +379,23 @@ class DownloadQueueService(DownloadQueueServiceBase):
         sha256: Optional[str] = None,
         overwrite: bool = False,
         max_connections: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Union[str, Mapping[str, str], None] = None,
     ) -> DownloadJob:
         """Queue ``source`` for download to ``dest`` and return its job.
 
         ``dest`` is a folder (existing, or given with a trailing separator) to download into under
-        the server's name, or the file path. Bad input raises a ValueError subclass here.
+        the server's name, or the file path. ``headers`` and ``cookies`` (``"a=1; b=2"`` or a
+        mapping) go to the source's origin only, are kept in memory only and so are gone after
+        a restart. Bad input raises a ValueError subclass here.
         """
         path = prepare_destination(dest)
         normalised = parse_checksum(checksum, sha256)
         job = self._build_job(
             source, path, priority, access_token, normalised, overwrite, max_connections
         )
+        job.headers = validate_headers(headers)
+        job.cookies = validate_cookies(cookies)
         # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
         job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
@@ -403,12 +411,17 @@ class DownloadQueueService(DownloadQueueServiceBase):
         checksum: Optional[str] = None,
         overwrite: bool = False,
         max_connections: Optional[int] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Union[str, Mapping[str, str], None] = None,
     ) -> list[DownloadJob]:
         """Queue several URLs into one folder at once, in order; all or none.
 
         Every source is checked before any is queued, and the journal is written once for all:
-        adding a thousand links costs one disk write, not a thousand.
+        adding a thousand links costs one disk write, not a thousand. ``headers`` and
+        ``cookies`` go with each as in :meth:`download`.
         """
+        extra_headers = validate_headers(headers)
+        cookie_header = validate_cookies(cookies)
         texts = list(sources)
         path = prepare_destination(dest)
         if len(texts) > 1 and not path.is_dir():
@@ -420,6 +433,9 @@ class DownloadQueueService(DownloadQueueServiceBase):
             )
             for text in texts
         ]
+        for job in jobs:
+            job.headers = dict(extra_headers)
+            job.cookies = cookie_header
         return self._submit_all(jobs)
 
     def multifile_download(
@@ -559,6 +575,8 @@ class DownloadQueueService(DownloadQueueServiceBase):
         """Queue a job built by the caller."""
         validate_source(job.source)
         job.access_token = validate_token(job.access_token)
+        job.headers = validate_headers(job.headers)
+        job.cookies = validate_cookies(job.cookies)
         job.dest = prepare_destination(job.dest)
         if job.checksum is not None:
             job.checksum = parse_checksum(job.checksum, None)
@@ -628,11 +646,21 @@ class DownloadQueueService(DownloadQueueServiceBase):
             except KeyError:
                 raise UnknownJobIDException(f"no multi-file job with id {id}") from None
 
-    def probe(self, source: object, access_token: Optional[str] = None) -> ProbeResult:
+    def probe(
+        self,
+        source: object,
+        access_token: Optional[str] = None,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Union[str, Mapping[str, str], None] = None,
+    ) -> ProbeResult:
         """Ask the server for a URL's name, size and type without downloading it (blocking)."""
         text = validate_source(source)
         access_token = validate_token(access_token)
-        return probe(self._client, text, self._token(text, access_token))
+        secrets = OriginSecrets.of(
+            self._token(text, access_token), validate_headers(headers), validate_cookies(cookies)
+        )
+        return probe(self._client, text, secrets)
 
     # -- public API: control --------------------------------------------------------------
 
@@ -1174,7 +1202,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         """
         asked = self._asked_ahead
         wanted = [
-            (str(job.source), self._token(str(job.source), job.access_token))
+            (str(job.source), self._secrets(str(job.source), job))
             for job in jobs
             if job.download_path is None and job.id not in asked
         ]
@@ -1187,6 +1215,10 @@ class DownloadQueueService(DownloadQueueServiceBase):
         """The bearer token for ``url``: the one given with the job, else the first rule's
         (ours, then the app config's, read as it is now)."""
         return given or token_for(url, self._token_rules) or self._app_config.token_for(url)
+
+    def _secrets(self, url: str, job: DownloadJob) -> Optional[OriginSecrets]:
+        """What goes to ``url``'s origin with ``job``'s requests: its token, headers, cookies."""
+        return OriginSecrets.of(self._token(url, job.access_token), job.headers, job.cookies)
 
     def _spawn_workers(self) -> None:
         while len(self._workers) < self._max_parallel and not self._stopped:
@@ -1290,7 +1322,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             source=source,
             dest=job.dest,
             download_path=job.download_path,
-            token=self._token(source, job.access_token),
+            secrets=self._secrets(source, job),
             checksum=checksum,
             overwrite=job.overwrite,
             max_connections=job.max_connections or self._max_connections,

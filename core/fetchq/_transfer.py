@@ -35,7 +35,7 @@ from ._exceptions import (
     SizeMismatch,
     TransferError,
 )
-from ._http import FIRST_REQUEST_HEADERS, HttpClient, origin_of
+from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets, origin_of
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
@@ -132,7 +132,8 @@ class TransferRequest:
     source: str
     dest: Path
     download_path: Optional[Path]
-    token: Optional[str]
+    secrets: Optional[OriginSecrets]
+    """The token, headers and cookies that go to the source's origin only."""
     checksum: Optional[tuple[str, str]]
     overwrite: bool
     max_connections: int
@@ -369,7 +370,7 @@ class Transfer:
                 self.client.fetch(
                     self.request.source,
                     self._request_headers(wanted is not None),
-                    self.request.token,
+                    self.request.secrets,
                     self,
                     self.signal,
                     byte_range=wanted,
@@ -682,7 +683,7 @@ class Transfer:
         return self.client.fetch(
             self._final_url,
             self._request_headers(True),
-            self._token_for_final(),
+            self._secrets_for_final(),
             receiver,
             self.signal,
             byte_range=byte_range,
@@ -699,9 +700,9 @@ class Transfer:
             raise _Restart()
         return self._finish()
 
-    def _token_for_final(self) -> Optional[str]:
+    def _secrets_for_final(self) -> Optional[OriginSecrets]:
         if origin_of(self._final_url) == origin_of(self.request.source):
-            return self.request.token
+            return self.request.secrets
         return None
 
     # -- naming and existing files ----------------------------------------------------------
@@ -874,7 +875,7 @@ class Transfer:
             self.client.fetch(
                 self.request.source,
                 FIRST_REQUEST_HEADERS,
-                self.request.token,
+                self.request.secrets,
                 answer,
                 self.signal,
                 byte_range=(size - overlap, size),

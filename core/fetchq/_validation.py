@@ -161,3 +161,99 @@ def validate_token(token: object) -> Optional[str]:
             "characters or letters beyond ASCII)"
         )
     return token
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110's ``token``: what a field name may be."""
+_FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")
+_MAX_HEADER_BYTES = 16 * 1024
+"""Headers and cookies of one download together; servers refuse far less (8 KiB is common)."""
+ENGINE_HEADERS = frozenset(
+    {
+        "accept-encoding",
+        "connection",
+        "content-length",
+        "expect",
+        "host",
+        "if-range",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "range",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+"""Fields fetchq sets itself to frame, resume and route a download: a caller's value would break
+it (a ``Range`` of its own, a compressed body written as the file), so they are refused."""
+
+
+def validate_headers(headers: object) -> dict[str, str]:
+    """Extra request headers for one download, checked: names are tokens, values printable
+    ASCII, and none of :data:`ENGINE_HEADERS`; ``Cookie`` belongs in ``cookies=``."""
+    if headers is None:
+        return {}
+    if not hasattr(headers, "items"):
+        raise InvalidRequestError(f"headers must be a mapping, not {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InvalidRequestError(f"{name!r} is not a header name")
+        if not isinstance(value, str) or not _FIELD_VALUE.fullmatch(value):
+            raise InvalidRequestError(
+                f"the value of header {name} may hold only printable ASCII on one line"
+            )
+        lowered = name.lower()
+        if lowered in ENGINE_HEADERS:
+            raise InvalidRequestError(f"fetchq sets the {name} header itself")
+        if lowered == "cookie":
+            raise InvalidRequestError("give cookies as cookies=, not as a Cookie header")
+        if any(known.lower() == lowered for known in checked):
+            raise InvalidRequestError(f"the header {name} is given twice")
+        checked[name] = value.strip()
+    _check_size(sum(len(name) + len(value) + 4 for name, value in checked.items()))
+    return checked
+
+
+_COOKIE_NAME = _HEADER_NAME
+_COOKIE_VALUE = re.compile(r'"?[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"?')
+"""RFC 6265's cookie-octets (no space, quote, comma, semicolon or backslash), maybe quoted."""
+
+
+def validate_cookies(cookies: object) -> Optional[str]:
+    """The ``Cookie`` header for one download, from ``"a=1; b=2"`` or a name-to-value mapping;
+    None for none. Each pair is checked as RFC 6265 writes it, so nothing else rides along."""
+    if cookies is None or cookies in ("", {}):
+        return None
+    items: list[tuple[object, object]] = []
+    if isinstance(cookies, str):
+        for part in filter(str.strip, cookies.split(";")):
+            before, sep, after = part.partition("=")
+            if not sep:
+                raise InvalidRequestError("cookies are name=value pairs separated by ';'")
+            items.append((before.strip(), after.strip()))
+    elif hasattr(cookies, "items"):
+        items = list(cookies.items())
+    else:
+        raise InvalidRequestError(
+            f"cookies must be a string or a mapping, not {type(cookies).__name__}"
+        )
+    for key, value in items:
+        if not isinstance(key, str) or not _COOKIE_NAME.fullmatch(key):
+            raise InvalidRequestError(f"{str(key)[:40]!r} is not a cookie name")
+        if not isinstance(value, str) or not _COOKIE_VALUE.fullmatch(value):
+            raise InvalidRequestError(
+                f"the value of cookie {key} holds characters a cookie cannot carry"
+            )
+    header = "; ".join(f"{key}={value}" for key, value in items)
+    _check_size(len(header))
+    return header or None
+
+
+def _check_size(size: int) -> None:
+    if size > _MAX_HEADER_BYTES:
+        raise InvalidRequestError(
+            f"headers and cookies of one download may take {_MAX_HEADER_BYTES // 1024} KiB at most"
+        )
