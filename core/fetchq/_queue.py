@@ -80,6 +80,9 @@ from ._validation import (
 if TYPE_CHECKING:
     import requests
 
+Cookies = Union[str, Mapping[str, str], Sequence[tuple[str, str]], None]
+"""``"a=1; b=2"``, ``{"a": "1"}`` or ``[("a", "1")]``: a download's cookies."""
+
 logger = logging.getLogger("fetchq")
 
 _AnyJob = TypeVar("_AnyJob", DownloadJob, MultiFileDownloadJob)
@@ -380,7 +383,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         overwrite: bool = False,
         max_connections: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
-        cookies: Union[str, Mapping[str, str], None] = None,
+        cookies: Cookies = None,
     ) -> DownloadJob:
         """Queue ``source`` for download to ``dest`` and return its job.
 
@@ -412,7 +415,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         overwrite: bool = False,
         max_connections: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
-        cookies: Union[str, Mapping[str, str], None] = None,
+        cookies: Cookies = None,
     ) -> list[DownloadJob]:
         """Queue several URLs into one folder at once, in order; all or none.
 
@@ -652,7 +655,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         access_token: Optional[str] = None,
         *,
         headers: Optional[Mapping[str, str]] = None,
-        cookies: Union[str, Mapping[str, str], None] = None,
+        cookies: Cookies = None,
     ) -> ProbeResult:
         """Ask the server for a URL's name, size and type without downloading it (blocking)."""
         text = validate_source(source)

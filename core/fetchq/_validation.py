@@ -218,14 +218,16 @@ def validate_headers(headers: object) -> dict[str, str]:
 
 
 _COOKIE_NAME = _HEADER_NAME
-_COOKIE_VALUE = re.compile(r'"?[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*"?')
-"""RFC 6265's cookie-octets (no space, quote, comma, semicolon or backslash), maybe quoted."""
+_COOKIE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]*")
+"""Printable ASCII but ``;``: looser than RFC 6265's cookie-octets, as browsers are (a space or a
+comma inside a value is sent as it is), and still nothing that could end the pair or the line."""
 
 
 def validate_cookies(cookies: object) -> Optional[str]:
-    """The ``Cookie`` header for one download, from ``"a=1; b=2"`` or a name-to-value mapping;
-    None for none. Each pair is checked as RFC 6265 writes it, so nothing else rides along."""
-    if cookies is None or cookies in ("", {}):
+    """The ``Cookie`` header for one download, from ``"a=1; b=2"``, a name-to-value mapping or
+    ``(name, value)`` pairs; None for none. Each pair is checked on its own, so nothing else
+    rides along."""
+    if cookies is None or cookies in ("", {}, [], ()):
         return None
     items: list[tuple[object, object]] = []
     if isinstance(cookies, str):
@@ -236,9 +238,14 @@ def validate_cookies(cookies: object) -> Optional[str]:
             items.append((before.strip(), after.strip()))
     elif hasattr(cookies, "items"):
         items = list(cookies.items())
+    elif isinstance(cookies, (list, tuple)) and all(
+        isinstance(pair, tuple) and len(pair) == 2 for pair in cookies
+    ):
+        items = list(cookies)  # (name, value) pairs: a name may come twice, as browsers send
     else:
         raise InvalidRequestError(
-            f"cookies must be a string or a mapping, not {type(cookies).__name__}"
+            "cookies must be a string, a mapping or (name, value) pairs, "
+            f"not {type(cookies).__name__}"
         )
     for key, value in items:
         if not isinstance(key, str) or not _COOKIE_NAME.fullmatch(key):

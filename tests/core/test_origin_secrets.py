@@ -79,6 +79,17 @@ def test_cookies_and_headers_are_never_written_or_printed(
     assert restored.headers == {}
 
 
+def test_cookie_pairs_keep_a_name_given_twice(
+    server: TestServer, downloads: Path, make_queue: QueueFactory
+) -> None:
+    """A browser sends two cookies of one name (set for two paths) as they are: so does fetchq."""
+    url = server.add("/f.bin", b"hello")
+    queue = make_queue()
+    job = queue.download(url, downloads, cookies=[("id", "1"), ("id", "2 two")])
+    assert queue.wait_for_job(job, LONG).complete, job.error
+    assert server.requests[0].header("Cookie") == "id=1; id=2 two"
+
+
 def test_probe_sends_them_too(server: TestServer) -> None:
     url = server.add("/f.bin", b"hello")
     with DownloadQueueService() as queue:
@@ -104,7 +115,9 @@ def test_probe_sends_them_too(server: TestServer) -> None:
         (None, {"a": "1; admin=1"}, "cannot carry"),
         (None, {"a b": "1"}, "is not a cookie name"),
         (None, "a=1\r\nX: y", "cannot carry"),
-        (None, 42, "a string or a mapping"),
+        (None, 42, "a string, a mapping or"),
+        (None, [("a", "1; admin=1")], "cannot carry"),
+        (None, [("a", "1", "x")], "a string, a mapping or"),
     ],
 )
 def test_bad_headers_and_cookies_are_refused_before_anything_is_queued(
