@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Optional
 
 import qasync
-from PySide6.QtCore import QCoreApplication, QSettings, QStandardPaths, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from fetchq import DownloadQueueService, JournalError, __version__
+from fetchq import DownloadQueueService, JournalError
 
 from .about import version_text
+from .app_paths import data_folder, set_app_names
+from .browser_install import installer
 from .demo import Demo
 from .icons import app_icon
 from .settings import Settings
@@ -47,14 +49,24 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="keep settings and the list in this folder")
     parser.add_argument("--screenshot", type=Path, help="with --demo: save a PNG of the window")
     parser.add_argument("--version", action=_Version, nargs=0, help="print the versions and exit")
+    browser = parser.add_mutually_exclusive_group()
+    browser.add_argument(
+        "--install-browser-integration",
+        action="store_true",
+        help="let the fetchq extension of Chromium, Chrome, Brave, Edge, Vivaldi and Firefox "
+        "hand downloads to fetchq, and exit",
+    )
+    browser.add_argument(
+        "--uninstall-browser-integration",
+        action="store_true",
+        help="remove what --install-browser-integration wrote, and exit",
+    )
+    browser.add_argument(
+        "--browser-host",
+        action="store_true",
+        help="the native messaging host browsers start (not for people)",
+    )
     return parser.parse_args(argv)
-
-
-def data_folder(profile: Optional[Path]) -> Path:
-    if profile is not None:
-        return profile
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(location or Path.home() / ".local" / "share" / "fetchq")
 
 
 def open_queue(journal: Path, settings: Settings) -> Optional[DownloadQueueService]:
@@ -115,14 +127,17 @@ def _display_missing() -> bool:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.install_browser_integration or args.uninstall_browser_integration:
+        setup = installer(args.profile)
+        outcome = setup.install() if args.install_browser_integration else setup.uninstall()
+        print(outcome.text())
+        return 0
     if args.screenshot and not _has_display():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if _display_missing() and QApplication.instance() is None:
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    QCoreApplication.setOrganizationName("fetchq")
-    QCoreApplication.setApplicationName("fetchq")
-    QCoreApplication.setApplicationVersion(__version__)
+    set_app_names()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setWindowIcon(app_icon())
@@ -154,6 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     window = MainWindow(queue, download_dir, settings=settings, owns_queue=True)
     instance.listen()
     instance.urls_received.connect(window.add_urls)
+    instance.downloads_received.connect(window.add_browser_downloads)
+    window.browser_installer = lambda: installer(args.profile)
     instance.raise_requested.connect(window.bring_to_front)
     instance.add_dialog_requested.connect(window.open_add_dialog)
     _quit_on_signals(window)

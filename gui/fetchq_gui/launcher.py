@@ -28,6 +28,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if missing is not None:
         print(MISSING.format(module=missing), file=sys.stderr)
         return 2
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--browser-host" in args:  # started by a browser: no window, no QtWidgets to load
+        from .browser_host import main as host_main  # noqa: PLC0415
+
+        return host_main(args)
     from .app import main as app_main  # noqa: PLC0415 - only once Qt is known to be there
 
     return app_main(argv)

@@ -70,7 +70,7 @@ def write_message(stream: BinaryIO, message: object) -> bool:
 @dataclass(frozen=True)
 class Cookie:
     name: str
-    value: str
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,36 @@ class BrowserRequest:
     def origin(self) -> tuple[str, str, Optional[int]]:
         parts = urlsplit(self.url)
         return (parts.scheme, parts.hostname or "", parts.port)
+
+    @property
+    def cookie_pairs(self) -> list[tuple[str, str]]:
+        """The cookies as ``(name, value)`` pairs, as the engine's ``cookies=`` takes them
+        (each checked there on its own: a value cannot smuggle in a second cookie)."""
+        return [(c.name, c.value) for c in self.cookies]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What the browser would send with the request besides cookies."""
+        headers = {}
+        if self.user_agent:
+            headers["User-Agent"] = self.user_agent
+        if self.referrer:
+            headers["Referer"] = self.referrer
+        return headers
+
+    def to_message(self) -> dict[str, object]:
+        """The request as the extension sends it (:func:`parse_request` reads it back)."""
+        message: dict[str, object] = {"type": "download", "url": self.url}
+        for key, value in (
+            ("referrer", self.referrer),
+            ("filename", self.file_name),
+            ("userAgent", self.user_agent),
+        ):
+            if value is not None:
+                message[key] = value
+        if self.cookies:
+            message["cookies"] = [{"name": c.name, "value": c.value} for c in self.cookies]
+        return message
 
 
 def _text(message: dict[str, object], key: str, limit: int = MAX_FIELD) -> Optional[str]:

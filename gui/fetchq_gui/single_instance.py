@@ -11,6 +11,8 @@ from typing import Optional
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from .native_messaging import BrowserRequest, parse_request
+
 MAX_MESSAGE_BYTES = 1 << 20
 
 
@@ -24,6 +26,7 @@ class SingleInstance(QObject):
     """The running instance listens; a new one calls :meth:`hand_over` before building a window."""
 
     urls_received = Signal(list)  # list[str], from a later launch
+    downloads_received = Signal(list)  # list[BrowserRequest], from the browser host
     raise_requested = Signal()
     add_dialog_requested = Signal()
 
@@ -34,9 +37,15 @@ class SingleInstance(QObject):
         self._buffers: dict[QLocalSocket, bytes] = {}
 
     def hand_over(
-        self, urls: Sequence[str], timeout_ms: int = 1500, open_add_dialog: bool = False
+        self,
+        urls: Sequence[str],
+        timeout_ms: int = 1500,
+        open_add_dialog: bool = False,
+        downloads: Sequence[BrowserRequest] = (),
     ) -> bool:
-        """Send ``urls`` to a running instance; False when none is running.
+        """Send ``urls`` (and ``downloads`` from the browser, with their cookies) to a running
+        instance; False when none is running. The socket is the user's own (owner-only on
+        Unix).
 
         Runs before the event loop starts, so its short blocking waits freeze nothing.
         """
@@ -44,7 +53,11 @@ class SingleInstance(QObject):
         socket.connectToServer(self.key)
         if not socket.waitForConnected(timeout_ms):
             return False
-        message = {"urls": list(urls), "add": open_add_dialog}
+        message = {
+            "urls": list(urls),
+            "add": open_add_dialog,
+            "downloads": [request.to_message() for request in downloads],
+        }
         socket.write(json.dumps(message).encode("utf-8") + b"\n")
         socket.flush()
         socket.waitForBytesWritten(timeout_ms)
@@ -96,8 +109,14 @@ class SingleInstance(QObject):
             message = json.loads(data)
             urls = [str(u) for u in message.get("urls", [])]
             open_add_dialog = bool(message.get("add", False))
-        except (ValueError, AttributeError):
+            # checked again here: whatever reaches the app is validated by the app
+            downloads = [parse_request(item) for item in message.get("downloads", [])]
+        except (ValueError, AttributeError, TypeError):  # ProtocolError is a ValueError
             return
+        if downloads:
+            self.downloads_received.emit(downloads)
+            if not urls and not open_add_dialog:
+                return  # a download from the browser does not pull the window forward
         self.raise_requested.emit()
         if urls:
             self.urls_received.emit(urls)

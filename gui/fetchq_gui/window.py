@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,12 +72,14 @@ from .actions import (
     tray_enablement,
 )
 from .bridge import JobSnapshot, QueueBridge
+from .browser_install import Installer, installer
 from .dialogs import AddDownloadsDialog, AddRequest, SettingsDialog
 from .drops import DropOverlay, banner, links_in
 from .errors import error_details, human_exception
 from .files_pane import FilesPane
 from .icons import app_icon, icon
 from .model import JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
+from .native_messaging import BrowserRequest
 from .notifications import Notifier, finished_messages
 from .qt_helpers import async_slot, move_to_trash
 from .settings import Settings
@@ -166,6 +169,8 @@ class MainWindow(QMainWindow):
         self.tray.resume_all_requested.connect(self.resume_all)
         self.tray.quit_requested.connect(self.quit_app)
         self.notifier = Notifier(self.tray, self.statusBar(), self)
+        self.browser_installer: Callable[[], Installer] = installer
+        """Makes the installer the Settings button uses (the app gives it the profile)."""
         self.notifier.open_requested.connect(self._open_path)
         self.notifier.show_in_folder_requested.connect(self._open_folder_of)
         self._notify_timer = QTimer(self, singleShot=True, interval=400)
@@ -413,6 +418,38 @@ class MainWindow(QMainWindow):
             self._warn("Some links were not added", "\n".join(problems[:10]))
         return jobs
 
+    def add_browser_downloads(self, requests: Sequence[BrowserRequest]) -> list[DownloadJob]:
+        """Queue downloads handed over by the browser extension into the default folder, each
+        with the cookies, user agent and referrer the browser would have sent (to its origin
+        only, in memory only). Says so without taking the focus from the browser."""
+        jobs: list[DownloadJob] = []
+        problems: list[str] = []
+        for request in requests:
+            name = sanitize_filename(request.file_name)
+            target = self.download_dir / name if name else f"{self.download_dir}{os.sep}"
+            try:
+                jobs.append(
+                    self.queue.download(
+                        request.url,
+                        target,
+                        headers=request.headers,
+                        cookies=request.cookie_pairs,
+                    )
+                )
+            except (FetchqError, ValueError) as exc:
+                problems.append(f"{request.origin[1]}: {exc}")
+        self.model.add(JobSnapshot.of(job) for job in jobs)
+        if jobs:
+            self.status.added(len(jobs))
+            self._probe_waiting([job.id for job in jobs])
+            what = jobs[0].dest.name if len(jobs) == 1 else plural(len(jobs), "download")
+            self.notifier.notify("Download from the browser", f"Added {what}")
+        if problems:
+            self.notifier.notify(
+                "A download from the browser was not added", "\n".join(problems[:5]), failed=True
+            )
+        return jobs
+
     def add_package(
         self,
         urls: Sequence[str],
@@ -508,9 +545,17 @@ class MainWindow(QMainWindow):
             if snapshot is None or snapshot.status != DownloadJobStatus.WAITING:
                 continue
             try:
-                result = await loop.run_in_executor(
-                    self._executor, self.queue.probe, snapshot.source
+                job = self.queue.id_to_job(job_id)
+                # with what the job itself sends: a link behind a login or cookies answers
+                # nothing useful (or an error) without them
+                ask = functools.partial(
+                    self.queue.probe,
+                    snapshot.source,
+                    job.access_token,
+                    headers=job.headers,
+                    cookies=job.cookies,
                 )
+                result = await loop.run_in_executor(self._executor, ask)
             except Exception:
                 continue
             self.model.set_probe(job_id, result.name, result.size)
@@ -820,7 +865,9 @@ class MainWindow(QMainWindow):
     # -- settings and window state --------------------------------------------------------
 
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self.tray.available, self)
+        dialog = SettingsDialog(
+            self.settings, self.tray.available, self, browser_installer=self.browser_installer
+        )
         dialog.applied.connect(self._settings_changed)
         self._keep(dialog)
         dialog.open()
