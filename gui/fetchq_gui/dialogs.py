@@ -6,6 +6,7 @@ a nested event loop would stall qasync's tasks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from fetchq import InvalidChecksumError, parse_checksum, sanitize_filename
 
+from .browser_install import Installer
 from .qt_helpers import named
 from .settings import Settings
 from .urls import ParsedUrls, extract_urls, suggest_package_name
@@ -296,18 +298,29 @@ class AddDownloadsDialog(QDialog):
         self.accept()
 
 
+BROWSER_HINT = (
+    "Lets the fetchq extension of Chromium, Chrome, Brave, Edge, Vivaldi or Firefox hand "
+    "downloads to fetchq. Add the extension to the browser too (see the README)."
+)
+
+
 class SettingsDialog(QDialog):
     """Preferences; changes apply when accepted, without a restart."""
 
     applied = Signal()
 
     def __init__(
-        self, settings: Settings, tray_available: bool, parent: Optional[QWidget] = None
+        self,
+        settings: Settings,
+        tray_available: bool,
+        parent: Optional[QWidget] = None,
+        browser_installer: Optional[Callable[[], Installer]] = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settings_dialog")
         self.setWindowTitle("Settings")
         self._settings = settings
+        self._browser_installer = browser_installer
 
         self.folder_edit = named(QLineEdit(str(settings.download_dir)), "settings_folder")
         self.parallel_spin = named(QSpinBox(), "settings_parallel")
@@ -359,6 +372,7 @@ class SettingsDialog(QDialog):
         form.addRow("Downloads at once:", self.parallel_spin)
         form.addRow("Connections per file:", self.connections_spin)
         form.addRow("Speed limit:", limit_row)
+        form.addRow("Browsers:", self._browser_row())
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -370,6 +384,40 @@ class SettingsDialog(QDialog):
         for check in (self.resume_check, self.tray_check, self.notify_check):
             layout.addWidget(check)
         layout.addWidget(buttons)
+
+    def _browser_row(self) -> QVBoxLayout:
+        """Install or remove the browser integration now (not on OK: it writes outside fetchq's
+        own settings), and say what was done."""
+        self.browser_install = named(
+            QPushButton("Install browser integration"), "settings_browser_install"
+        )
+        self.browser_remove = named(QPushButton("Remove"), "settings_browser_remove")
+        self.browser_result = named(QLabel(BROWSER_HINT), "settings_browser_result")
+        self.browser_result.setWordWrap(True)
+        self.browser_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.browser_install.clicked.connect(lambda: self._browser_integration(install=True))
+        self.browser_remove.clicked.connect(lambda: self._browser_integration(install=False))
+        enabled = self._browser_installer is not None
+        self.browser_install.setEnabled(enabled)
+        self.browser_remove.setEnabled(enabled)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.browser_install)
+        buttons.addWidget(self.browser_remove)
+        buttons.addStretch(1)
+        column = QVBoxLayout()
+        column.addLayout(buttons)
+        column.addWidget(self.browser_result)
+        return column
+
+    def _browser_integration(self, install: bool) -> None:
+        assert self._browser_installer is not None
+        try:
+            setup = self._browser_installer()
+            outcome = setup.install() if install else setup.uninstall()
+        except OSError as exc:
+            self.browser_result.setText(f"Could not change the browser integration: {exc}")
+            return
+        self.browser_result.setText(outcome.text())
 
     def _unit_changed(self, index: int) -> None:
         """KiB/s step by 64 from 16; MiB/s by a half from 0.1."""
