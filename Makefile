@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-cli test lint typecheck pytest bench bench-gui screenshot frozen deb clean
+.PHONY: demo demo-cli test lint typecheck pytest bench bench-gui screenshot frozen deb extension extension-tools clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "fetchq needs Python 3.10 or newer")'
@@ -51,5 +51,11 @@ frozen: $(STAMP)  ## build/dist/fetchq: the one-folder app (PyInstaller), from a
 deb: frozen  ## build/fetchq_VERSION_ARCH.deb from the frozen app (Debian, Ubuntu)
 	packaging/build-deb.sh build/dist/fetchq build $$($(BIN)/python -c 'import fetchq; print(fetchq.__version__)')
 
+extension:  ## packaging/browser/build: the extension for Chromium and Firefox (unpacked, and store zips)
+	$(PYTHON) packaging/browser/build.py
+
+extension-tools:  ## the extension's checkers for `make test` (web-ext, TypeScript; needs npm)
+	npm ci --prefix packaging/browser --no-audit --no-fund --loglevel=error
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache packaging/browser/build

@@ -1,0 +1,113 @@
+"""The extension's two builds: one source, ids that match what the host manifests allow, and
+both manifests checked by the browsers' own tools (web-ext lint for Firefox, TypeScript's
+types of Chromium's manifest)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fetchq_gui.browser_install import CHROMIUM_EXTENSION_IDS, FIREFOX_EXTENSION_ID
+from tests.browser.chromium import REPO, build_extension
+
+TOOLS = REPO / "packaging" / "browser" / "node_modules" / ".bin"
+needs_tools = pytest.mark.skipif(
+    not (TOOLS / "web-ext").exists() and not os.environ.get("FETCHQ_REQUIRE_BROWSER"),
+    reason="needs the checking tools: npm ci --prefix packaging/browser",
+)
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_extension(tmp_path_factory.mktemp("extension"))
+
+
+def manifest(folder: Path) -> dict[str, object]:
+    return json.loads((folder / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_builds_differ_only_in_what_each_browser_needs(builds: dict[str, Path]) -> None:
+    chromium, firefox = manifest(builds["chromium"]), manifest(builds["firefox"])
+    assert chromium.pop("background") == {"service_worker": "background.js"}
+    assert firefox.pop("background") == {"scripts": ["settings.js", "background.js"]}
+    assert set(chromium) - set(firefox) == {"key", "minimum_chrome_version"}
+    assert set(firefox) - set(chromium) == {"browser_specific_settings"}
+    assert {k: v for k, v in chromium.items() if k in firefox} == {
+        k: v for k, v in firefox.items() if k in chromium
+    }
+    for path in builds["chromium"].rglob("*"):
+        if path.is_file() and path.name != "manifest.json":
+            twin = builds["firefox"] / path.relative_to(builds["chromium"])
+            assert twin.read_bytes() == path.read_bytes()
+
+
+def test_the_ids_are_the_ones_the_host_manifests_allow(builds: dict[str, Path]) -> None:
+    key = base64.b64decode(str(manifest(builds["chromium"])["key"]))
+    digest = hashlib.sha256(key).hexdigest()[:32]
+    assert "".join(chr(ord("a") + int(c, 16)) for c in digest) == CHROMIUM_EXTENSION_IDS[0]
+    gecko = manifest(builds["firefox"])["browser_specific_settings"]
+    assert gecko["gecko"]["id"] == FIREFOX_EXTENSION_ID  # type: ignore[index]
+
+
+def test_the_store_zip_for_chromium_has_no_key(builds: dict[str, Path]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(builds["chromium"].parent / "fetchq-chromium.zip") as archive:
+        stored = json.loads(archive.read("manifest.json"))
+        names = set(archive.namelist())
+    assert "key" not in stored
+    assert {"background.js", "popup.html", "icons/fetchq-128.png"} <= names
+
+
+@needs_tools
+def test_web_ext_lint_finds_nothing_in_the_firefox_build(builds: dict[str, Path]) -> None:
+    done = subprocess.run(
+        [str(TOOLS / "web-ext"), "lint", "--source-dir", str(builds["firefox"]), "--output=json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "WEB_EXT_NO_INPUT": "1"},
+    )
+    report = json.loads(done.stdout)
+    assert report["errors"] == [], report["errors"]
+    assert report["warnings"] == [], report["warnings"]
+    assert report["summary"]["errors"] == 0
+
+
+def typecheck_manifest(
+    content: dict[str, object], folder: Path
+) -> subprocess.CompletedProcess[str]:
+    source = folder / "manifest_check.ts"
+    source.write_text(
+        "const manifest: chrome.runtime.ManifestV3 = "
+        + json.dumps(content, indent=2)
+        + ";\nexport { manifest };\n"
+    )
+    types = REPO / "packaging" / "browser" / "node_modules" / "@types"
+    return subprocess.run(
+        [str(TOOLS / "tsc"), "--noEmit", "--strict", "--types", "chrome", "--typeRoots", str(types),
+         str(source)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+
+
+@needs_tools
+def test_the_chromium_manifest_has_the_types_chrome_documents(
+    builds: dict[str, Path], tmp_path: Path
+) -> None:
+    good = manifest(builds["chromium"])
+    done = typecheck_manifest(good, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = {**good, "permissions": ["downlods"], "manifest_version": 2}
+    done = typecheck_manifest(bad, tmp_path)  # the check can fail
+    assert "'\"downlods\"' is not assignable" in done.stdout
