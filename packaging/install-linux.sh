@@ -1,5 +1,6 @@
 #!/usr/bin/env sh
-# Install the desktop entry, icon and AppStream metadata, for `fetchq` installed with pip.
+# Install the desktop entry, icon and AppStream metadata, for `fetchq` installed with pip,
+# and the browser integration (native messaging host manifests) for this user.
 # Usage: packaging/install-linux.sh [PREFIX]   (default: ~/.local)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,3 +12,9 @@ if command -v update-desktop-database >/dev/null 2>&1; then
   update-desktop-database "$prefix/share/applications" || true
 fi
 echo "fetchq's desktop entry is installed under $prefix/share"
+# The browser extension's way in: host manifests for the browsers this user has.
+if command -v fetchq >/dev/null 2>&1; then
+  fetchq --install-browser-integration
+else
+  echo "fetchq is not on PATH: run 'fetchq --install-browser-integration' once it is"
+fi

@@ -112,3 +112,21 @@ def test_the_installed_commands_point_at_the_launcher() -> None:
     required = text.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert '"PySide6-Essentials' in required  # `pipx install fetchq` gives the app
     assert '"qasync' in required
+
+
+def test_install_linux_sh_installs_the_entry_and_the_browser_integration(tmp_path: Path) -> None:
+    home, prefix = tmp_path / "home", tmp_path / "prefix"
+    (home / ".mozilla").mkdir(parents=True)  # Firefox has run for this user
+    scripts = Path(sys.executable).parent  # where pip put `fetchq`
+    done = subprocess.run(
+        ["sh", str(PACKAGING / "install-linux.sh"), str(prefix)],
+        env={**os.environ, "HOME": str(home), "PATH": f"{scripts}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert (prefix / "share" / "applications" / f"{APP_ID}.desktop").is_file()
+    manifest = home / ".mozilla" / "native-messaging-hosts" / f"{APP_ID}.json"
+    assert f"Firefox: {manifest}" in done.stdout
+    assert '"allowed_extensions"' in manifest.read_text()
