@@ -14,7 +14,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Optional
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 MAX_INCOMING = 1 << 20
 """The largest message fetchq reads (the browsers allow far more; a link never needs it)."""
@@ -88,6 +88,13 @@ class BrowserRequest:
     def origin(self) -> tuple[str, str, Optional[int]]:
         parts = urlsplit(self.url)
         return (parts.scheme, parts.hostname or "", parts.port)
+
+    @property
+    def shown_name(self) -> str:
+        """What to call the download before the server names it: the browser's name for it,
+        else the link's last path segment, else its host."""
+        last = urlsplit(self.url).path.rstrip("/").rpartition("/")[2]
+        return self.file_name or unquote(last) or self.origin[1]
 
     @property
     def cookie_pairs(self) -> list[tuple[str, str]]:

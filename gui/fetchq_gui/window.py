@@ -442,7 +442,7 @@ class MainWindow(QMainWindow):
         if jobs:
             self.status.added(len(jobs))
             self._probe_waiting([job.id for job in jobs])
-            what = jobs[0].dest.name if len(jobs) == 1 else plural(len(jobs), "download")
+            what = requests[0].shown_name if len(jobs) == 1 else plural(len(jobs), "download")
             self.notifier.notify("Download from the browser", f"Added {what}")
         if problems:
             self.notifier.notify(

@@ -146,3 +146,18 @@ def test_a_download_request_is_checked_field_by_field() -> None:
 def test_a_request_fetchq_does_not_take_is_refused(message: object, words: str) -> None:
     with pytest.raises(ProtocolError, match=words):
         parse_request(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ({"filename": "chosen.iso"}, "chosen.iso"),
+        ({"url": "https://example.org/isos/ubuntu%2026.iso?x=1"}, "ubuntu 26.iso"),
+        ({"url": "https://example.org/"}, "example.org"),
+    ],
+)
+def test_a_request_has_a_name_to_show_before_the_server_names_the_file(
+    message: dict[str, str], shown: str
+) -> None:
+    request = parse_request({"type": "download", "url": "https://example.org/a.bin", **message})
+    assert request.shown_name == shown
