@@ -112,7 +112,25 @@ function takeLetThrough(...urls) {
   return false;
 }
 
-function shouldCapture(item, settings) {
+function sizeOf(item) {
+  return item.totalBytes > 0 ? item.totalBytes : item.fileSize;
+}
+
+// Chromium knows the size when it announces a download; Firefox learns it a moment later.
+async function knownSize(item) {
+  let size = sizeOf(item);
+  for (let tries = 0; size <= 0 && tries < 30; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const [now] = await chrome.downloads.search({ id: item.id });
+    if (!now || now.state !== "in_progress") {
+      return -1; // done or gone already: a small file, left to the browser
+    }
+    size = sizeOf(now);
+  }
+  return size;
+}
+
+async function shouldCapture(item, settings) {
   const url = item.finalUrl || item.url;
   if (!settings.capture || item.state !== "in_progress" || !/^(https?|ftps?):/i.test(url)) {
     return false; // blob:, data: and file: downloads stay with the browser
@@ -123,15 +141,17 @@ function shouldCapture(item, settings) {
   if (isExcluded(settings.excluded, url, item.referrer)) {
     return false;
   }
-  const size = item.totalBytes > 0 ? item.totalBytes : item.fileSize;
-  return settings.minSizeMiB <= 0 || size >= settings.minSizeMiB * MIB;
+  if (settings.minSizeMiB <= 0) {
+    return true;
+  }
+  return (await knownSize(item)) >= settings.minSizeMiB * MIB;
 }
 
 // Capture: pause the browser's download, hand it to fetchq, then cancel and forget it; if
 // fetchq cannot take it, the browser's download resumes, so nothing is lost either way.
 chrome.downloads.onCreated.addListener(async (item) => {
   const settings = await loadSettings();
-  if (!shouldCapture(item, settings)) {
+  if (!(await shouldCapture(item, settings))) {
     return;
   }
   try {
