@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -111,3 +112,22 @@ def test_the_chromium_manifest_has_the_types_chrome_documents(
     bad = {**good, "permissions": ["downlods"], "manifest_version": 2}
     done = typecheck_manifest(bad, tmp_path)  # the check can fail
     assert "'\"downlods\"' is not assignable" in done.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None and not os.environ.get("FETCHQ_REQUIRE_BROWSER"),
+    reason="needs Node.js",
+)
+def test_the_background_logic_passes_its_own_tests() -> None:
+    """packaging/browser/test: capture, hand-over, fallback and the popup's words, against a
+    fake browser API (Node's own test runner)."""
+    done = subprocess.run(
+        ["node", "--test", str(REPO / "packaging" / "browser" / "test")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout
+    assert "# pass 10" in done.stdout
