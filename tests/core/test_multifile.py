@@ -13,7 +13,7 @@ from fetchq import (
     MultiFileDownloadJob,
 )
 from fetchq.testing import TestServer
-from tests.helpers import FAST_RETRY, LONG, SCHEMES, QueueFactory, payload, sha256
+from tests.helpers import FAST_RETRY, LONG, SCHEMES, QueueFactory, payload, sha256, wait_until
 
 FILES = {
     "model/model_index.json": payload(300, 1),
@@ -99,10 +99,15 @@ def test_cancelling_the_job_cancels_every_file_once(
 ) -> None:
     gate = threading.Event()
     parts = serve(server)
-    for resource in server.resources.values():
-        resource.gate = gate
-    calls = Calls()
     queue = make_queue(max_parallel_dl=2)
+    # both workers busy, so no file of the job can start before it is cancelled (a worker
+    # free at submit time may start one first, and then "start" is right to fire)
+    blockers = [
+        queue.download(server.add(f"/b{n}", b"b", gate=gate), downloads / f"busy{n}", priority=0)
+        for n in range(2)
+    ]
+    wait_until(lambda: all(blocker.running for blocker in blockers), LONG)
+    calls = Calls()
     job = queue.multifile_download(parts, downloads, **calls.callbacks())  # type: ignore[arg-type]
     queue.cancel_job(job)
     gate.set()
@@ -111,7 +116,7 @@ def test_cancelling_the_job_cancels_every_file_once(
     assert job.status == DownloadJobStatus.CANCELLED
     assert calls.names() == ["cancelled"]
     assert all(file.status == DownloadJobStatus.CANCELLED for file in job.parts)
-    assert [p for p in downloads.rglob("*") if p.is_file()] == []
+    assert [p for p in downloads.rglob("*") if p.is_file() and "busy" not in p.name] == []
 
 
 def test_pause_and_resume_act_on_the_whole_and_on_one_file(
