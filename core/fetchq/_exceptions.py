@@ -6,7 +6,8 @@
     ├── InvalidRequestError (ValueError)     bad input to download(); raised at once, in the caller
     │   ├── InvalidSourceError               empty, malformed, or not http(s) or ftp(s)
     │   ├── InvalidDestinationError          a dest that cannot be created or written
-    │   └── InvalidChecksumError             a checksum that is not "ALGO:HEX" for a known algorithm
+    │   ├── InvalidChecksumError             a checksum that is not "ALGO:HEX" for a known algorithm
+    │   └── SourceMismatchError              change_source(): the new link serves another file
     ├── UnknownJobIDException (LookupError)  id_to_job() of an id this queue does not know
     ├── DownloadJobCancelledException        the error_type recorded on a cancelled job
     ├── ServiceInactiveException (RuntimeError)   download() on a closed queue
@@ -17,6 +18,7 @@
     │   ├── HTTPStatusError                  a status we cannot use, inside fetchq; a job
     │   │                                    ends with it as requests.HTTPError (below)
     │   ├── ResumeRequired                   not an error: a job pauses with resume_required
+    │   ├── LinkExpiredError                 not an error: a job pauses with link_expired
     │   ├── ResponseError                    a body or header that contradicts itself or the request
     │   ├── RedirectError                    too many redirects, or one to a scheme we refuse
     │   ├── BlockedAddressError              the private-address guard refused a connection
@@ -87,6 +89,11 @@ class InvalidChecksumError(InvalidRequestError):
     """The checksum is not ``ALGO:HEX`` for an algorithm hashlib knows."""
 
 
+class SourceMismatchError(InvalidRequestError):
+    """``change_source`` refused a link: it does not serve the file the download has part of
+    (another size, other bytes, no byte ranges, or an error); nothing was changed."""
+
+
 class UnknownJobIDException(FetchqError, LookupError):
     """No job with this id is known to the queue."""
 
@@ -140,6 +147,12 @@ class HTTPStatusError(TransferError):
 class ResumeRequired(TransferError):
     """The server refused to resume a partial file fetchq did not write (InvokeAI's): the job
     pauses with ``resume_required``, the file kept, until it is resumed from zero."""
+
+
+class LinkExpiredError(TransferError):
+    """A link that served part of a file now answers 403, 404 or 410, or a web page: the job
+    pauses with ``link_expired``, its part file kept, until it gets a new link
+    (``change_source``) or is resumed."""
 
 
 class ResponseError(TransferError):

@@ -170,6 +170,10 @@ class DownloadJob(DownloadJobBase):
     resume_required: bool = Field(
         default=False, description="Paused because the server refused to resume the partial file"
     )
+    link_expired: bool = Field(
+        default=False,
+        description="Paused because the link that served part of the file no longer serves it",
+    )
     resume_message: Optional[str] = Field(default=None, description="Why, in a sentence")
     resume_from_scratch: bool = Field(
         default=False, description="The partial file could not be used: started again from zero"

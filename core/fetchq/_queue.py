@@ -35,12 +35,20 @@ from ._exceptions import (
     InvalidRequestError,
     InvalidSourceError,
     JournalCorruptError,
+    LinkExpiredError,
     ResumeRequired,
     ServiceInactiveException,
     UnknownJobIDException,
     describe_error,
 )
-from ._http import HttpClient, OriginSecrets, TokenRule, is_public_address, token_for
+from ._http import (
+    HttpClient,
+    OriginSecrets,
+    TokenRule,
+    is_public_address,
+    origin_of,
+    token_for,
+)
 from ._job import (
     TERMINAL_STATUSES,
     DownloadEventHandler,
@@ -62,9 +70,16 @@ from ._package import (
 )
 from ._probe import ProbeResult, probe
 from ._ramp import start_delay
+from ._relink import verify_new_link
 from ._retry import RetryPolicy, Timeouts
 from ._scheduler import RampWatch, Scheduler
-from ._segments import PART_SUFFIX, SIDECAR_SUFFIX, load_part_state, remove_partial
+from ._segments import (
+    PART_SUFFIX,
+    SIDECAR_SUFFIX,
+    load_part_state,
+    remove_partial,
+    save_part_state,
+)
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import Transfer, TransferRequest, TransferSettings
 from ._validation import (
@@ -777,6 +792,60 @@ class DownloadQueueService(DownloadQueueServiceBase):
             self._requeue(job)
         self._flush_journal()
 
+    def change_source(
+        self,
+        job: DownloadJob,
+        source: object,
+        *,
+        access_token: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        cookies: Cookies = None,
+    ) -> DownloadJob:
+        """Give a download that is not running a new link, and continue it.
+
+        For a link that expired (``link_expired``) or failed. When the download has part of
+        its file, the new link must serve that file: the same size and the same bytes where
+        the part file has them (see :mod:`._relink`); otherwise this raises
+        :class:`SourceMismatchError` and nothing changes. The job's token, headers and cookies
+        stay with it only when the new link is on the same origin; pass new ones for another.
+        Blocks for the checking requests: call it off a GUI thread.
+        """
+        text = validate_source(source)
+        token, extra, cookie = (
+            validate_token(access_token),
+            validate_headers(headers),
+            validate_cookies(cookies),
+        )
+        with self._lock:
+            job = self._known(job)
+            if job.status in (DownloadJobStatus.RUNNING, DownloadJobStatus.WAITING):
+                raise InvalidRequestError("pause the download before changing its link")
+            if job.status == DownloadJobStatus.COMPLETED:
+                raise InvalidRequestError("the download is complete: there is nothing to change")
+            same_origin = origin_of(text) == origin_of(job.canonical_url or str(job.source))
+            if same_origin:
+                token = token or job.access_token
+                extra = extra or dict(job.headers)
+                cookie = cookie or job.cookies
+            path = job.download_path
+        state = load_part_state(path) if path is not None else None
+        secrets = OriginSecrets.of(self._token(text, token), extra, cookie)
+        if state is not None and path is not None and state.done:
+            state = verify_new_link(self._client, text, secrets, path, state)
+            save_part_state(path, state)
+        with self._lock:
+            job.source = DownloadJob.model_validate({"source": text, "dest": job.dest}).source
+            job.canonical_url = None
+            job.final_url = None
+            job.access_token, job.headers, job.cookies = token, extra, cookie
+            job.etag = state.etag if state is not None else None
+            job.last_modified = state.last_modified if state is not None else None
+            job.link_expired = False
+            job.resume_message = None
+            self._requeue(job)  # paused, failed or cancelled: it runs again with the new link
+        self._flush_journal()
+        return job
+
     def set_priority(self, job: DownloadJobBase, priority: int) -> None:
         """Change a job's priority; a waiting job moves in the queue at once."""
         if isinstance(job, MultiFileDownloadJob):
@@ -1187,6 +1256,9 @@ class DownloadQueueService(DownloadQueueServiceBase):
         if job.resume_required:  # the server would refuse the partial file again
             job.resume_required = False
             self._start_over[job.id] = True
+        if job.link_expired:  # resumed as it is: maybe the server refused for a moment
+            job.link_expired = False
+            job.resume_message = None
         if job.status == DownloadJobStatus.CANCELLED:
             job.cancelled = False
             job.bytes = 0
@@ -1332,6 +1404,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             expected_total=job.expected_total_bytes,
             etag=job.etag,
             last_modified=job.last_modified,
+            content_type=job.content_type,
             start_over=running.start_over,
         )
         outcome: Any = None
@@ -1373,6 +1446,11 @@ class DownloadQueueService(DownloadQueueServiceBase):
                     self._queue_event(job, "download_progress")
                 self._set_status(job, DownloadJobStatus.COMPLETED)
                 self._queue_event(job, "download_complete")
+            elif isinstance(failure, LinkExpiredError):
+                job.link_expired = True
+                job.resume_message = str(failure)
+                self._set_status(job, DownloadJobStatus.PAUSED)
+                self._queue_event(job, "download_paused")
             elif isinstance(failure, ResumeRequired):
                 job.resume_required = True
                 job.resume_message = str(failure)

@@ -166,6 +166,29 @@ def read_first_answer(
     raise ResponseError(f"unexpected HTTP status {status} {head.reason}")
 
 
+EXPIRED_STATUSES = frozenset({403, 404, 410})
+"""What a link that served part of a file answers once it has expired (signed links, tokens
+in the URL, a mirror that dropped the file): the download waits for a new link."""
+
+
+def _is_page(content_type: Optional[str]) -> bool:
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
+
+
+def serves_a_page_instead(
+    status: int, content_type: Optional[str], known_type: Optional[str]
+) -> bool:
+    """Whether a success answer to a resume is a web page (a login or "link expired" page)
+    where the file, of another type, was served before. Without a known type, a page is
+    believed: some downloads are pages."""
+    return (
+        200 <= status < 300
+        and _is_page(content_type)
+        and not (known_type is None or _is_page(known_type))
+    )
+
+
 def status_phrase(status: int) -> str:
     """The standard reason phrase, for servers (and HTTP/2) that send none."""
     try:

@@ -30,6 +30,7 @@ from ._exceptions import (
     DestinationInUseError,
     DiskError,
     HTTPStatusError,
+    LinkExpiredError,
     ResponseError,
     ResumeRequired,
     SizeMismatch,
@@ -39,6 +40,7 @@ from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets, origin_of
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
+    EXPIRED_STATUSES,
     Body,
     ContentRange,
     FileChanged,
@@ -48,6 +50,7 @@ from ._response import (
     parse_content_range,
     read_416,
     read_first_answer,
+    serves_a_page_instead,
 )
 from ._retry import (
     Retryable,
@@ -144,6 +147,8 @@ class TransferRequest:
     of an InvokeAI partial file..."""
     last_modified: Optional[str] = None
     """...or, without an ETag, its Last-Modified."""
+    content_type: Optional[str] = None
+    """The type an earlier run was served: a web page in its place means the link expired."""
     start_over: bool = False
     """Drop whatever partial file there is and fetch from the first byte."""
 
@@ -330,6 +335,10 @@ class Transfer:
         except HTTPStatusError as refused:
             self._save_state()
             self._count()
+            if self._bytes_done() and refused.status_code in EXPIRED_STATUSES:
+                raise LinkExpiredError(
+                    f"Link expired: the server now answers {refused.status_code} {refused.reason}"
+                ) from None
             raise refused.as_http_error() from None  # requests' own, as the reference API has it
         except BaseException:
             self._save_state()
@@ -420,6 +429,10 @@ class Transfer:
         if head.status == 416:
             self._after_body = self._decide_416(head)
             return False
+        if self._current_done() and serves_a_page_instead(
+            head.status, head.header("content-type"), self.request.content_type
+        ):  # a login or error page in place of the file: its part file must not be replaced
+            raise LinkExpiredError("Link expired: the server now sends a web page, not the file")
         try:
             body = read_first_answer(head, self._wanted, self._state.total)
         except FileChanged:
