@@ -103,6 +103,14 @@ ACTIONS = (
         "retry_selected",
     ),
     ActionSpec(
+        "action_change_link",
+        "Change link…",
+        "copy",
+        None,
+        "Give the download a new link to the same file (when its link expired) and continue",
+        "change_link",
+    ),
+    ActionSpec(
         "action_download_again",
         "Download again",
         "retry",
@@ -177,8 +185,8 @@ TOOLBAR: Layout = ("action_add", None, "action_pause", "action_resume", "action_
 MENUS: dict[str, tuple[str, Layout]] = {
     "menu_downloads": ("&Downloads", ("action_add", "action_paste", None, "action_pause",
                        "action_resume", "action_cancel", "action_retry",
-                       "action_download_again", "action_remove", None, "action_cancel_all",
-                       "action_prune", None, "action_quit")),
+                       "action_change_link", "action_download_again", "action_remove", None,
+                       "action_cancel_all", "action_prune", None, "action_quit")),
     "menu_file": ("&File", ("action_open_file", "action_open_folder", "action_copy_url",
                   "action_copy_error", None, "action_priority_up", "action_priority_down",
                   "action_priority_set")),
@@ -186,9 +194,10 @@ MENUS: dict[str, tuple[str, Layout]] = {
 }  # fmt: skip
 
 CONTEXT_MENU: Layout = ("action_pause", "action_resume", "action_cancel", "action_retry",
-                        "action_download_again", None, "action_open_file", "action_open_folder",
-                        "action_copy_url", "action_copy_error", None, "action_priority_up",
-                        "action_priority_down", "action_priority_set", None,
+                        "action_change_link", "action_download_again", None,
+                        "action_open_file", "action_open_folder", "action_copy_url",
+                        "action_copy_error", None, "action_priority_up", "action_priority_down",
+                        "action_priority_set", None,
                         "action_remove")  # fmt: skip
 
 
@@ -212,6 +221,9 @@ def enablement(
         "action_cancel": bool(statuses - TERMINAL),
         "action_retry": bool(statuses & {DownloadJobStatus.ERROR, DownloadJobStatus.CANCELLED}),
         "action_download_again": completed_file and single is not None and not single.is_package,
+        "action_change_link": single is not None
+        and not single.is_package
+        and single.status in (DownloadJobStatus.PAUSED, DownloadJobStatus.ERROR),
         "action_remove": bool(selected),
         "action_copy_url": bool(selected),
         "action_copy_error": any(s.error_type for s in selected),

@@ -55,6 +55,8 @@ class JobSnapshot:
     """Completed without fetching a byte: the same file was already there."""
     waiting_for: Optional[str] = None
     """While running: ``"bandwidth"`` or ``"connection"`` when it waits for one."""
+    link_expired: bool = False
+    """Paused because its link no longer serves the file: it waits for a new link."""
 
     @classmethod
     def of(cls, job: DownloadJob, root: Optional[Path] = None) -> JobSnapshot:
@@ -72,6 +74,7 @@ class JobSnapshot:
             package_id=job.package_id,
             already_downloaded=job.already_downloaded,
             waiting_for=job.waiting_for,
+            link_expired=job.link_expired,
         )
 
     @classmethod

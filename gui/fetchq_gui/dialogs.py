@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Optional
 
@@ -296,6 +297,71 @@ class AddDownloadsDialog(QDialog):
             return
         self.requested.emit(self.request())
         self.accept()
+
+
+class ChangeLinkDialog(QDialog):
+    """A new link for one download. fetchq checks that it serves the same file before the
+    download continues; when it does not, the dialog stays open and says why."""
+
+    requested = Signal(str)
+
+    def __init__(
+        self, name: str, link: str, expired: bool, parent: Optional[QWidget] = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("change_link_dialog")
+        self.setWindowTitle("Change link")
+        why = (
+            "Its link no longer serves the file (it expired, or needs a new login). "
+            if expired
+            else ""
+        )
+        intro = QLabel(
+            f"<b>{escape(name)}</b><br>{why}Paste a new link to the same file: fetchq checks "
+            "that it serves the same bytes, then continues from what it already has."
+        )
+        intro.setWordWrap(True)
+        self.url_edit = named(QLineEdit(link), "change_link_url")
+        self.url_edit.selectAll()
+        self.problem = named(QLabel(), "change_link_problem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #a50e0e")
+        self.problem.hide()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Continue")
+        self.ok_button.setObjectName("change_link_ok")
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        for widget in (intro, self.url_edit, self.problem, self.buttons):
+            layout.addWidget(widget)
+        self.resize(560, self.sizeHint().height())
+
+    def _submit(self) -> None:
+        link = self.url_edit.text().strip()
+        if not link:
+            self.show_problem("Paste the new link first.")
+            return
+        self.set_busy(True)
+        self.requested.emit(link)
+
+    def set_busy(self, busy: bool) -> None:
+        """While fetchq checks the link: no second click, and a word on what happens."""
+        self.ok_button.setEnabled(not busy)
+        self.url_edit.setReadOnly(busy)
+        if busy:
+            self.problem.setStyleSheet("")
+            self.problem.setText("Checking the new link…")
+            self.problem.show()
+
+    def show_problem(self, text: str) -> None:
+        self.set_busy(False)
+        self.problem.setStyleSheet("color: #a50e0e")
+        self.problem.setText(text)
+        self.problem.show()
 
 
 BROWSER_HINT = (

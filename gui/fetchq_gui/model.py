@@ -141,6 +141,7 @@ def _changed_columns(old: JobSnapshot, new: JobSnapshot) -> tuple[int, int]:
         or old.error_type != new.error_type
         or old.waiting_for != new.waiting_for
         or old.already_downloaded != new.already_downloaded
+        or old.link_expired != new.link_expired
     ):
         columns += [Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATUS]
     if old.priority != new.priority:
@@ -420,6 +421,8 @@ def status_text(snapshot: JobSnapshot, stalled_for: float = 0.0) -> str:
         return f"Failed: {human_error(snapshot.error_type)}"
     if status == DownloadJobStatus.COMPLETED and snapshot.already_downloaded:
         return "Already downloaded"
+    if status == DownloadJobStatus.PAUSED and snapshot.link_expired:
+        return "Link expired · right-click, Change link…"
     if status == DownloadJobStatus.RUNNING:
         if snapshot.waiting_for in WAITING_TEXT:
             return WAITING_TEXT[snapshot.waiting_for]

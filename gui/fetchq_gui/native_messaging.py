@@ -83,6 +83,8 @@ class BrowserRequest:
     file_name: Optional[str] = None
     user_agent: Optional[str] = None
     cookies: tuple[Cookie, ...] = field(default=(), repr=False)
+    size: Optional[int] = None
+    """The size the browser was told, when it knew it: matches a download whose link expired."""
 
     @property
     def origin(self) -> tuple[str, str, Optional[int]]:
@@ -124,6 +126,8 @@ class BrowserRequest:
                 message[key] = value
         if self.cookies:
             message["cookies"] = [{"name": c.name, "value": c.value} for c in self.cookies]
+        if self.size is not None:
+            message["size"] = self.size
         return message
 
 
@@ -174,10 +178,16 @@ def parse_request(message: object) -> BrowserRequest:
         if not name or value is None or any(ch in name for ch in "=; \t"):
             raise ProtocolError("each cookie must be an object with a name and a value")
         cookies.append(Cookie(name, value))
+    size = message.get("size")
+    if size is not None and (
+        not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 63
+    ):
+        raise ProtocolError("size must be a whole number of bytes")
     return BrowserRequest(
         url=url,
         referrer=referrer,
         file_name=file_name,
         user_agent=_text(message, "userAgent", 512),
         cookies=tuple(cookies),
+        size=size,
     )

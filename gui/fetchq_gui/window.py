@@ -73,7 +73,7 @@ from .actions import (
 )
 from .bridge import JobSnapshot, QueueBridge
 from .browser_install import Installer, installer
-from .dialogs import AddDownloadsDialog, AddRequest, SettingsDialog
+from .dialogs import AddDownloadsDialog, AddRequest, ChangeLinkDialog, SettingsDialog
 from .drops import DropOverlay, banner, links_in
 from .errors import error_details, human_exception
 from .files_pane import FilesPane
@@ -418,13 +418,19 @@ class MainWindow(QMainWindow):
             self._warn("Some links were not added", "\n".join(problems[:10]))
         return jobs
 
-    def add_browser_downloads(self, requests: Sequence[BrowserRequest]) -> list[DownloadJob]:
+    def add_browser_downloads(
+        self, requests: Sequence[BrowserRequest], *, continue_expired: bool = True
+    ) -> list[DownloadJob]:
         """Queue downloads handed over by the browser extension into the default folder, each
         with the cookies, user agent and referrer the browser would have sent (to its origin
         only, in memory only). Says so without taking the focus from the browser."""
         jobs: list[DownloadJob] = []
         problems: list[str] = []
         for request in requests:
+            expired = self._expired_twin(request) if continue_expired else None
+            if expired is not None:  # a fresh link to a file whose link expired: continue it
+                self._relink_from_browser(expired.id, request)
+                continue
             name = sanitize_filename(request.file_name)
             target = self.download_dir / name if name else f"{self.download_dir}{os.sep}"
             try:
@@ -449,6 +455,44 @@ class MainWindow(QMainWindow):
                 "A download from the browser was not added", "\n".join(problems[:5]), failed=True
             )
         return jobs
+
+    def _expired_twin(self, request: BrowserRequest) -> Optional[DownloadJob]:
+        """The download whose link expired that ``request`` is a new link for: the same file
+        name and, when the browser knew it, the same size."""
+        name = sanitize_filename(request.shown_name)
+        for job in self.queue.list_jobs():
+            if (
+                job.link_expired
+                and job.download_path is not None
+                and job.download_path.name == name
+                and (request.size is None or job.total_bytes in (0, request.size))
+            ):
+                return job
+        return None
+
+    @async_slot(int, object)
+    async def _relink_from_browser(self, job_id: int, request: BrowserRequest) -> None:
+        loop = asyncio.get_running_loop()
+        job = self.queue.id_to_job(job_id)
+        change = functools.partial(
+            self.queue.change_source,
+            job,
+            request.url,
+            headers=request.headers,
+            cookies=request.cookie_pairs,
+        )
+        try:
+            await loop.run_in_executor(self._executor, change)
+        except (FetchqError, ValueError) as exc:  # not the same file after all: a new download
+            self.notifier.notify(
+                "A new link from the browser did not fit", f"{job.name}: {exc}", failed=True
+            )
+            self.add_browser_downloads([request], continue_expired=False)
+            return
+        self.model.update(JobSnapshot.of(job))
+        self.notifier.notify(
+            "Download from the browser", f"Continuing {job.name} with the new link"
+        )
 
     def add_package(
         self,
@@ -794,6 +838,34 @@ class MainWindow(QMainWindow):
             details = [error_details(s.source, s.error_type, s.error) for s in failed]
             QGuiApplication.clipboard().setText("\n\n".join(details))
             self.status.message("Error details copied")
+
+    def change_link(self) -> Optional[ChangeLinkDialog]:
+        """Ask for a new link for the selected download (one whose link expired, or failed)."""
+        selected = self.selected_snapshots()
+        if len(selected) != 1 or selected[0].is_package:
+            return None
+        snapshot = selected[0]
+        dialog = ChangeLinkDialog(snapshot.name, snapshot.source, snapshot.link_expired, self)
+        dialog.requested.connect(lambda url: self._change_link(dialog, snapshot.id, url))
+        self._keep(dialog)
+        dialog.open()
+        return dialog
+
+    @async_slot(object, int, str)
+    async def _change_link(self, dialog: ChangeLinkDialog, job_id: int, url: str) -> None:
+        """Check the new link off the GUI thread; the dialog closes when the download goes on."""
+        loop = asyncio.get_running_loop()
+        try:
+            job = self.queue.id_to_job(job_id)
+            await loop.run_in_executor(
+                self._executor, functools.partial(self.queue.change_source, job, url)
+            )
+        except (FetchqError, ValueError) as exc:
+            dialog.show_problem(f"This link cannot be used: {exc}.")
+            return
+        dialog.accept()
+        self.model.update(JobSnapshot.of(job))
+        self.status.message(f"Continuing {job.name} with the new link")
 
     def download_again(self) -> None:
         """Fetch a completed download afresh: its file goes to the trash (never deleted), and

@@ -141,6 +141,9 @@ def test_a_download_request_is_checked_field_by_field() -> None:
             "each cookie",
         ),
         ({"type": "download", "url": 42}, "url must be text"),
+        ({"type": "download", "url": "https://x.org/", "size": -1}, "size must be"),
+        ({"type": "download", "url": "https://x.org/", "size": "12"}, "size must be"),
+        ({"type": "download", "url": "https://x.org/", "size": True}, "size must be"),
     ],
 )
 def test_a_request_fetchq_does_not_take_is_refused(message: object, words: str) -> None:

@@ -31,7 +31,7 @@ function baseName(path) {
 
 // The request fetchq takes: the link, where it was found, and what the browser would send
 // with it (its cookies for that URL and its user agent), for that one download only.
-async function requestFor(url, referrer, filename) {
+async function requestFor(url, referrer, filename, size) {
   let cookies = [];
   try {
     cookies = (await chrome.cookies.getAll({ url })).map((c) => ({ name: c.name, value: c.value }));
@@ -45,14 +45,17 @@ async function requestFor(url, referrer, filename) {
   if (filename) {
     message.filename = filename;
   }
+  if (size > 0) {
+    message.size = size; // lets fetchq match a download of the same file whose link expired
+  }
   return message;
 }
 
-async function sendToFetchq(url, referrer, filename) {
+async function sendToFetchq(url, referrer, filename, size) {
   try {
     const reply = await chrome.runtime.sendNativeMessage(
       FETCHQ_HOST,
-      await requestFor(url, referrer, filename),
+      await requestFor(url, referrer, filename, size),
     );
     if (reply && reply.ok === true) {
       await showProblem(null);
@@ -83,7 +86,7 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
   }
   const url = info.linkUrl || info.srcUrl || info.pageUrl;
   const referrer = info.pageUrl || (tab && tab.url);
-  sendToFetchq(url, url === info.pageUrl ? undefined : referrer, undefined);
+  sendToFetchq(url, url === info.pageUrl ? undefined : referrer, undefined, 0);
 });
 
 chrome.runtime.onMessage.addListener((message, sender) => {
@@ -130,28 +133,30 @@ async function knownSize(item) {
   return size;
 }
 
-async function shouldCapture(item, settings) {
+// The size of a download to take from the browser (-1 when unknown), or null to leave it.
+async function sizeToCapture(item, settings) {
   const url = item.finalUrl || item.url;
   if (!settings.capture || item.state !== "in_progress" || !/^(https?|ftps?):/i.test(url)) {
-    return false; // blob:, data: and file: downloads stay with the browser
+    return null; // blob:, data: and file: downloads stay with the browser
   }
   if (takeLetThrough(item.url, item.finalUrl)) {
-    return false;
+    return null;
   }
   if (isExcluded(settings.excluded, url, item.referrer)) {
-    return false;
+    return null;
   }
   if (settings.minSizeMiB <= 0) {
-    return true;
+    return sizeOf(item);
   }
-  return (await knownSize(item)) >= settings.minSizeMiB * MIB;
+  const size = await knownSize(item);
+  return size >= settings.minSizeMiB * MIB ? size : null;
 }
 
 // Capture: pause the browser's download, hand it to fetchq, then cancel and forget it; if
 // fetchq cannot take it, the browser's download resumes, so nothing is lost either way.
 chrome.downloads.onCreated.addListener(async (item) => {
-  const settings = await loadSettings();
-  if (!(await shouldCapture(item, settings))) {
+  const size = await sizeToCapture(item, await loadSettings());
+  if (size === null) {
     return;
   }
   try {
@@ -159,7 +164,12 @@ chrome.downloads.onCreated.addListener(async (item) => {
   } catch {
     return; // finished or gone already: leave it to the browser
   }
-  const result = await sendToFetchq(item.finalUrl || item.url, item.referrer, baseName(item.filename));
+  const result = await sendToFetchq(
+    item.finalUrl || item.url,
+    item.referrer,
+    baseName(item.filename),
+    size,
+  );
   if (result.ok) {
     await chrome.downloads.cancel(item.id).catch(() => {});
     await chrome.downloads.erase({ id: item.id }).catch(() => {});

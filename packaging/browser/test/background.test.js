@@ -98,6 +98,7 @@ test("a big download is paused, handed over with its cookies, then cancelled and
     userAgent: "TestBrowser/1.0",
     referrer: "https://example.org/downloads",
     filename: "big.iso",
+    size: 5 * MIB,
   });
   assert.deepEqual(browser.calls.slice(2, 4), [["badge", ""], ["title", "fetchq"]]);
 });
@@ -161,10 +162,11 @@ test("a link clicked with the modifier held is left to the browser, once", async
   assert.deepEqual(browser.names().slice(0, 2), ["pause", "native"], "only once");
 });
 
-test("a size the browser learns later (Firefox) is waited for", async () => {
+test("a size the browser learns later (Firefox) is waited for, and sent", async () => {
   const browser = fakeBrowser({ sizes: { 7: 4 * MIB } });
   await browser.listeners.created(item({ totalBytes: -1, fileSize: -1 }));
   assert.deepEqual(browser.names().slice(0, 2), ["pause", "native"]);
+  assert.equal(browser.calls[1][2].size, 4 * MIB);
 });
 
 test("the menu sends a link with its page as referrer, and a page without one", async () => {
