@@ -39,6 +39,7 @@ def request_key(request: Request) -> Key:
         request.url.href,
         tuple(sorted(request.headers.items())),
         request.credentials,
+        request.auth_scheme,
         request.byte_range,
     )
 

@@ -104,6 +104,13 @@ def _shutdown(fd: int) -> None:
         sock.detach()
 
 
+_HTTP_AUTH = {
+    "basic": pycurl.HTTPAUTH_BASIC,
+    "digest": pycurl.HTTPAUTH_DIGEST,
+    "any": pycurl.HTTPAUTH_BASIC | pycurl.HTTPAUTH_DIGEST,  # libcurl asks, then picks Digest
+}
+
+
 class _IdleConnections:
     """The HTTP/1.x connections libcurl keeps open between requests, by local port.
 
@@ -291,7 +298,7 @@ class CurlTransport:
             setopt(pycurl.USERNAME, username)
             setopt(pycurl.PASSWORD, password)
             if url.scheme in ("http", "https"):
-                setopt(pycurl.HTTPAUTH, pycurl.HTTPAUTH_BASIC)
+                setopt(pycurl.HTTPAUTH, _HTTP_AUTH[request.auth_scheme])
         if url.scheme in _FTP_SCHEMES:
             setopt(pycurl.OPT_FILETIME, 1)
             if url.scheme == "ftps":

@@ -68,6 +68,33 @@ def token_for(url: str, rules: Iterable[TokenRule]) -> Optional[str]:
     return None
 
 
+LOGIN_SCHEMES = ("basic", "digest", "any")
+
+
+@dataclass(frozen=True)
+class Login:
+    """A user name and password for a server's HTTP login (Basic or Digest); never printed."""
+
+    username: str
+    password: str = field(repr=False)
+    scheme: str = "any"
+    """``basic``, ``digest``, or ``any``: the server's challenge decides."""
+
+    @classmethod
+    def for_challenge(cls, username: str, password: str, challenge: Optional[str]) -> Login:
+        """A login in the scheme a ``WWW-Authenticate`` challenge asks for."""
+        return cls(username, password, challenge_scheme(challenge))
+
+
+def challenge_scheme(challenge: Optional[str]) -> str:
+    """``digest`` or ``basic`` from a ``WWW-Authenticate`` value (Digest wins when both are
+    offered: the password does not cross the wire); ``any`` when it names neither."""
+    words = {part.strip().split(" ", 1)[0].lower() for part in (challenge or "").split(",")}
+    if "digest" in words:
+        return "digest"
+    return "basic" if "basic" in words else "any"
+
+
 @dataclass(frozen=True)
 class OriginSecrets:
     """What goes with a download's requests to its own origin only (scheme, host, port): a
@@ -76,6 +103,7 @@ class OriginSecrets:
     token: Optional[str] = field(default=None, repr=False)
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     cookies: Optional[str] = field(default=None, repr=False)
+    login: Optional[Login] = field(default=None, repr=False)
 
     @classmethod
     def of(
@@ -83,11 +111,12 @@ class OriginSecrets:
         token: Optional[str],
         headers: Optional[Mapping[str, str]] = None,
         cookies: Optional[str] = None,
+        login: Optional[Login] = None,
     ) -> Optional[OriginSecrets]:
         """The secrets, or None when there are none."""
-        if not (token or headers or cookies):
+        if not (token or headers or cookies or login):
             return None
-        return cls(token, MappingProxyType(dict(headers or {})), cookies)
+        return cls(token, MappingProxyType(dict(headers or {})), cookies, login)
 
     def apply(self, headers: dict[str, str]) -> None:
         """Add these secrets to a request's ``headers`` (a request to the origin)."""
@@ -290,10 +319,15 @@ class HttpClient:
         trusted = current.origin == source.origin
         request_headers = dict(headers)
         credentials: Optional[tuple[str, str]] = None
+        scheme = "basic"
         if trusted and secrets is not None:
             secrets.apply(request_headers)
-        if trusted and "Authorization" not in request_headers and source.has_credentials:
-            credentials = (source.username, source.password)
+        login = secrets.login if secrets is not None else None
+        if trusted and "Authorization" not in request_headers:
+            if login is not None:
+                credentials, scheme = (login.username, login.password), login.scheme
+            elif source.has_credentials:
+                credentials = (source.username, source.password)
         proxy = self.proxies.proxy_for(current) if self._watches_connections else None
         policy = self.address_policy
         if policy is not None and (proxy is not None or not self._watches_connections):
@@ -304,6 +338,7 @@ class HttpClient:
             headers=request_headers,
             byte_range=byte_range,
             credentials=credentials,
+            auth_scheme=scheme,
             address_policy=policy,
             proxy=proxy,
             trusted=trusted,

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, Union
 
 from pydantic import AnyHttpUrl, AnyUrl, BaseModel, ConfigDict, Field, PrivateAttr, UrlConstraints
 
+from ._http import Login
+
 if TYPE_CHECKING:
     from ._queue import DownloadQueueService
 
@@ -191,6 +193,16 @@ class DownloadJob(DownloadJobBase):
     )
 
     access_token: Optional[str] = Field(default=None, exclude=True, repr=False)
+    login: Optional[Login] = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="User name and password for the server's HTTP login; never journaled",
+    )
+    auth_challenge: Optional[str] = Field(
+        default=None,
+        description="What a 401 answered (WWW-Authenticate): the server asks for a login",
+    )
     headers: dict[str, str] = Field(
         default_factory=dict,
         exclude=True,

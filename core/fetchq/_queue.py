@@ -43,6 +43,7 @@ from ._exceptions import (
 )
 from ._http import (
     HttpClient,
+    Login,
     OriginSecrets,
     TokenRule,
     is_public_address,
@@ -88,6 +89,7 @@ from ._validation import (
     redact_url,
     validate_cookies,
     validate_headers,
+    validate_login,
     validate_source,
     validate_token,
 )
@@ -192,6 +194,9 @@ class _Running:
 
     def attempt_started(self) -> None:
         self.job.attempts += 1
+
+    def challenged(self, challenge: str) -> None:
+        self.job.auth_challenge = challenge[:500] or "Basic"
 
     def answered(self, final_url: str, etag: Optional[str], last_modified: Optional[str]) -> None:
         job = self.job
@@ -399,6 +404,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         max_connections: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
         cookies: Cookies = None,
+        login: Optional[tuple[str, str]] = None,
     ) -> DownloadJob:
         """Queue ``source`` for download to ``dest`` and return its job.
 
@@ -414,6 +420,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         )
         job.headers = validate_headers(headers)
         job.cookies = validate_cookies(cookies)
+        job.login = validate_login(login, None)
         # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
         job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
@@ -845,6 +852,20 @@ class DownloadQueueService(DownloadQueueServiceBase):
             self._requeue(job)  # paused, failed or cancelled: it runs again with the new link
         self._flush_journal()
         return job
+
+    def set_login(self, job: DownloadJob, username: str, password: str) -> None:
+        """Give a download the login its server asked for (``job.auth_challenge``), and run
+        it again. In the scheme the challenge names (Digest or Basic); sent to the source's
+        origin only, kept in memory only (never in the journal)."""
+        login = validate_login((username, password), None)
+        assert login is not None
+        with self._lock:
+            job = self._known(job)
+            job.login = Login.for_challenge(login.username, login.password, job.auth_challenge)
+            job.auth_challenge = None
+            if job.status in (DownloadJobStatus.ERROR, DownloadJobStatus.PAUSED):
+                self._requeue(job)
+        self._flush_journal()
 
     def set_priority(self, job: DownloadJobBase, priority: int) -> None:
         """Change a job's priority; a waiting job moves in the queue at once."""
@@ -1292,8 +1313,11 @@ class DownloadQueueService(DownloadQueueServiceBase):
         return given or token_for(url, self._token_rules) or self._app_config.token_for(url)
 
     def _secrets(self, url: str, job: DownloadJob) -> Optional[OriginSecrets]:
-        """What goes to ``url``'s origin with ``job``'s requests: its token, headers, cookies."""
-        return OriginSecrets.of(self._token(url, job.access_token), job.headers, job.cookies)
+        """What goes to ``url``'s origin with ``job``'s requests: its token, headers, cookies
+        and login."""
+        return OriginSecrets.of(
+            self._token(url, job.access_token), job.headers, job.cookies, job.login
+        )
 
     def _spawn_workers(self) -> None:
         while len(self._workers) < self._max_parallel and not self._stopped:

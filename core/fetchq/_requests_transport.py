@@ -109,7 +109,11 @@ class RequestsTransport:
             if "Authorization" in headers:
                 auth = _keep_request
             elif request.credentials is not None:
-                auth = request.credentials
+                auth = (
+                    requests.auth.HTTPDigestAuth(*request.credentials)
+                    if request.auth_scheme == "digest"
+                    else request.credentials  # requests cannot negotiate: Basic
+                )
             return self.session.request(
                 "GET",
                 request.url.href,

@@ -194,6 +194,9 @@ class TransferHost(Protocol):
     def started_over(self, message: str) -> None:
         """The bytes on disk could not be used: the download begins again from zero."""
 
+    def challenged(self, challenge: str) -> None:
+        """The server asks for a login (a 401's ``WWW-Authenticate``): the app may ask."""
+
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
     def waiting(self, reason: Optional[str]) -> None:
@@ -429,6 +432,8 @@ class Transfer:
         if head.status == 416:
             self._after_body = self._decide_416(head)
             return False
+        if head.status == 401:
+            self.host.challenged(head.header("www-authenticate") or "")
         if self._current_done() and serves_a_page_instead(
             head.status, head.header("content-type"), self.request.content_type
         ):  # a login or error page in place of the file: its part file must not be replaced

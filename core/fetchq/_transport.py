@@ -34,6 +34,9 @@ class Request:
     byte_range: Optional[ByteRange] = None
     credentials: Optional[tuple[str, str]] = field(default=None, repr=False)
     """User name and password for this hop: HTTP Basic auth, or the FTP login."""
+    auth_scheme: str = "basic"
+    """How ``credentials`` go over HTTP: ``basic`` (sent at once), ``digest``, or ``any`` (the
+    server's 401 says which; one more round trip)."""
     address_policy: Optional[AddressPolicy] = None
     """Checked against the peer of every new connection, before it is made."""
     proxy: Optional[str] = None

@@ -20,6 +20,7 @@ from ._exceptions import (
     InvalidRequestError,
     InvalidSourceError,
 )
+from ._http import LOGIN_SCHEMES, Login
 from ._url import SUPPORTED_SCHEMES, UrlError, parse_url
 
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f\s]")
@@ -264,3 +265,32 @@ def _check_size(size: int) -> None:
         raise InvalidRequestError(
             f"headers and cookies of one download may take {_MAX_HEADER_BYTES // 1024} KiB at most"
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def validate_login(login: object, scheme: Optional[str]) -> Optional[Login]:
+    """A user name and password (a pair, or a :class:`Login`) fit for an HTTP login, or None.
+
+    A name or password with control characters could end the header it travels in; a name
+    with ``:`` cannot be sent as Basic auth (the colon ends the name)."""
+    if login is None:
+        return None
+    if isinstance(login, Login):
+        username, password, scheme = login.username, login.password, login.scheme
+    elif (
+        isinstance(login, tuple)
+        and len(login) == 2
+        and all(isinstance(part, str) for part in login)
+    ):
+        username, password = login
+    else:
+        raise InvalidRequestError("a login is a (user name, password) pair of strings")
+    if not username or _CONTROL.search(username) or ":" in username:
+        raise InvalidRequestError("a user name must not be empty or hold ':' or control characters")
+    if _CONTROL.search(password) or len(password) > 1024:
+        raise InvalidRequestError("a password must not hold control characters")
+    if scheme is not None and scheme not in LOGIN_SCHEMES:
+        raise InvalidRequestError(f"a login is sent as {', '.join(LOGIN_SCHEMES)}, not {scheme}")
+    return Login(username, password, scheme or "any")

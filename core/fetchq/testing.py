@@ -19,11 +19,13 @@ demand: per-connection or shared rate limits, dropped connections, stalls, failu
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import ipaddress
 import os
 import random
+import re
 import select
 import socket
 import ssl
@@ -125,6 +127,8 @@ class Resource:
     faults: Optional[FaultChooser] = None
     gate: Optional[threading.Event] = None
     """Answer nothing (not even headers) until this event is set: holds a job deterministically."""
+    auth: Optional[tuple[str, str, str]] = None
+    """(user, password, ``basic`` or ``digest``): a 401 with a challenge without them."""
 
     def __post_init__(self) -> None:
         self._failures_left = self.fail_first
@@ -404,6 +408,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = f"status {resource.status}\n".encode()
             self._simple(record, resource.status, body, None, resource.reason)
             return
+        if resource.auth is not None and not _authorized(record, resource.auth):
+            self._simple(record, 401, b"log in\n", {"WWW-Authenticate": _challenge(resource.auth)})
+            return
 
         data = resource.data()
         size = len(data)
@@ -652,3 +659,38 @@ class TestServer:
     def _connection_closed(self, connection: socket.socket) -> None:
         with self._lock:
             self._connections.discard(connection)
+
+
+_REALM = "fetchq test"
+_NONCE = "5f1c0de5a1b2c3d4"
+
+
+def _challenge(auth: tuple[str, str, str]) -> str:
+    if auth[2] == "digest":
+        return f'Digest realm="{_REALM}", qop="auth", nonce="{_NONCE}", algorithm=MD5'
+    return f'Basic realm="{_REALM}"'
+
+
+def _authorized(record: RecordedRequest, auth: tuple[str, str, str]) -> bool:
+    """Whether a request carries the login ``auth`` asks for: Basic, or Digest (RFC 7616,
+    MD5 with qop=auth, checked as a server does)."""
+    user, password, scheme = auth
+    given = record.header("Authorization") or ""
+    kind, _, rest = given.partition(" ")
+    if scheme == "basic":
+        expected = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return kind.lower() == "basic" and rest.strip() == expected
+    if kind.lower() != "digest":
+        return False
+    fields = dict(
+        (key.strip().lower(), value.strip().strip('"'))
+        for key, _, value in (part.partition("=") for part in re.split(r",(?=[^,]*=)", rest))
+    )
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    ha1 = md5(f"{user}:{_REALM}:{password}")
+    ha2 = md5(f"{record.method}:{fields.get('uri', '')}")
+    expected = md5(f"{ha1}:{_NONCE}:{fields.get('nc', '')}:{fields.get('cnonce', '')}:auth:{ha2}")
+    return fields.get("username") == user and fields.get("response") == expected
