@@ -57,6 +57,8 @@ class JobSnapshot:
     """While running: ``"bandwidth"`` or ``"connection"`` when it waits for one."""
     link_expired: bool = False
     """Paused because its link no longer serves the file: it waits for a new link."""
+    auth_challenge: Optional[str] = None
+    """Failed with a 401: the server's ``WWW-Authenticate``, for the login dialog."""
 
     @classmethod
     def of(cls, job: DownloadJob, root: Optional[Path] = None) -> JobSnapshot:
@@ -75,6 +77,7 @@ class JobSnapshot:
             already_downloaded=job.already_downloaded,
             waiting_for=job.waiting_for,
             link_expired=job.link_expired,
+            auth_challenge=job.auth_challenge,
         )
 
     @classmethod

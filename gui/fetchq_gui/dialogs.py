@@ -364,6 +364,60 @@ class ChangeLinkDialog(QDialog):
         self.problem.show()
 
 
+class LoginDialog(QDialog):
+    """A site asks for a login: a name, a password, and whether to remember them (in the
+    system's keychain). Not modal: downloads and the window go on meanwhile."""
+
+    def __init__(
+        self,
+        site: str,
+        realm: Optional[str],
+        count: int,
+        can_remember: bool,
+        parent: Optional[QWidget] = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("login_dialog")
+        self.setWindowTitle(f"Log in to {site}")
+        asks = f"{escape(site)} asks for a login"
+        if realm:
+            asks += f" (“{escape(realm)}”)"
+        which = "this download" if count == 1 else f"these {count} downloads"
+        intro = QLabel(f"{asks} for {which}. fetchq sends it to {escape(site)} only.")
+        intro.setWordWrap(True)
+        self.user_edit = named(QLineEdit(), "login_user")
+        self.password_edit = named(QLineEdit(), "login_password")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember_check = named(QCheckBox("Remember for this site"), "login_remember")
+        self.remember_check.setEnabled(can_remember)
+        if not can_remember:
+            self.remember_check.setToolTip(
+                "This system has no keychain to keep passwords in (fetchq never writes them "
+                "into its own files)"
+            )
+        form = QFormLayout()
+        form.addRow("User name:", self.user_edit)
+        form.addRow("Password:", self.password_edit)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Log in")
+        self.ok_button.setObjectName("login_ok")
+        self.ok_button.setEnabled(False)
+        self.user_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text)))
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.remember_check)
+        layout.addWidget(buttons)
+
+    def login(self) -> tuple[str, str]:
+        return self.user_edit.text(), self.password_edit.text()
+
+
 BROWSER_HINT = (
     "Lets the fetchq extension of Chromium, Chrome, Brave, Edge, Vivaldi or Firefox hand "
     "downloads to fetchq. Add the extension to the browser too (see the README)."

@@ -142,6 +142,7 @@ def _changed_columns(old: JobSnapshot, new: JobSnapshot) -> tuple[int, int]:
         or old.waiting_for != new.waiting_for
         or old.already_downloaded != new.already_downloaded
         or old.link_expired != new.link_expired
+        or old.auth_challenge != new.auth_challenge
     ):
         columns += [Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATUS]
     if old.priority != new.priority:
@@ -417,6 +418,8 @@ def status_text(snapshot: JobSnapshot, stalled_for: float = 0.0) -> str:
     """The Status column: the state in words, why a running job does not move, and a failure
     in a short sentence (the technical text is in the tooltip)."""
     status = snapshot.status
+    if status == DownloadJobStatus.ERROR and snapshot.auth_challenge:
+        return "Login required"
     if status == DownloadJobStatus.ERROR:
         return f"Failed: {human_error(snapshot.error_type)}"
     if status == DownloadJobStatus.COMPLETED and snapshot.already_downloaded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
+from urllib.parse import quote
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
@@ -53,6 +54,18 @@ class Settings:
     @last_add_folder.setter
     def last_add_folder(self, folder: Path) -> None:
         self.store.setValue("downloads/last_add_folder", str(folder))
+
+    def login_user(self, origin: str) -> Optional[str]:
+        """The user name remembered for a site (its password is in the keychain)."""
+        value = self.store.value(f"logins/{quote(origin, safe='')}", "")
+        return str(value) if value else None
+
+    def set_login_user(self, origin: str, username: Optional[str]) -> None:
+        key = f"logins/{quote(origin, safe='')}"
+        if username:
+            self.store.setValue(key, username)
+        else:
+            self.store.remove(key)
 
     @property
     def parallel_downloads(self) -> int:

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional, Union
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import (
     QEvent,
@@ -73,11 +75,18 @@ from .actions import (
 )
 from .bridge import JobSnapshot, QueueBridge
 from .browser_install import Installer, installer
-from .dialogs import AddDownloadsDialog, AddRequest, ChangeLinkDialog, SettingsDialog
+from .dialogs import (
+    AddDownloadsDialog,
+    AddRequest,
+    ChangeLinkDialog,
+    LoginDialog,
+    SettingsDialog,
+)
 from .drops import DropOverlay, banner, links_in
 from .errors import error_details, human_exception
 from .files_pane import FilesPane
 from .icons import app_icon, icon
+from .logins import LoginStore, origin_key
 from .model import JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
 from .native_messaging import BrowserRequest
 from .notifications import Notifier, finished_messages
@@ -169,6 +178,9 @@ class MainWindow(QMainWindow):
         self.tray.resume_all_requested.connect(self.resume_all)
         self.tray.quit_requested.connect(self.quit_app)
         self.notifier = Notifier(self.tray, self.statusBar(), self)
+        self.logins = LoginStore(self.settings)
+        self._login_dialogs: dict[str, LoginDialog] = {}
+        self._remembered_tried: set[int] = set()
         self.browser_installer: Callable[[], Installer] = installer
         """Makes the installer the Settings button uses (the app gives it the profile)."""
         self.notifier.open_requested.connect(self._open_path)
@@ -364,7 +376,15 @@ class MainWindow(QMainWindow):
             return
         if snapshot.id in self._cleared:
             return  # cleared, undo pending: a late report must not bring the row back
+        before = self.model.snapshot(snapshot.id)
         self.model.update(snapshot)
+        if (
+            snapshot.status == DownloadJobStatus.ERROR
+            and snapshot.auth_challenge
+            and (before is None or before.auth_challenge != snapshot.auth_challenge
+                 or before.status != snapshot.status)
+        ):  # fmt: skip
+            self._login_needed(snapshot.id, snapshot.source, snapshot.auth_challenge)
         if snapshot.id in self._pending_removal and snapshot.status in TERMINAL:
             self._pending_removal.discard(snapshot.id)
             self.model.remove([snapshot.id])
@@ -866,6 +886,68 @@ class MainWindow(QMainWindow):
         dialog.accept()
         self.model.update(JobSnapshot.of(job))
         self.status.message(f"Continuing {job.name} with the new link")
+
+    # -- logins -----------------------------------------------------------------------------
+
+    @async_slot(int, str, str)
+    async def _login_needed(self, job_id: int, source: str, challenge: str) -> None:
+        """A server asked for a login: the one remembered for the site, once; else ask."""
+        origin = origin_key(source)
+        if job_id not in self._remembered_tried:
+            self._remembered_tried.add(job_id)
+            loop = asyncio.get_running_loop()
+            login = await loop.run_in_executor(self._executor, self.logins.remembered, origin)
+            if login is not None:
+                with contextlib.suppress(UnknownJobIDException, ValueError):
+                    self.queue.set_login(self.queue.id_to_job(job_id), *login)
+                return
+        if origin in self._login_dialogs:
+            return  # one dialog per site; it logs in every download that waits there
+        waiting = self._waiting_for_login(origin)
+        realm = re.search(r'realm="([^"]*)"', challenge)
+        dialog = LoginDialog(
+            urlsplit(origin).hostname or origin,
+            realm.group(1) if realm else None,
+            max(1, len(waiting)),
+            self.logins.available,
+            self,
+        )
+        self._login_dialogs[origin] = dialog
+        dialog.finished.connect(lambda result: self._login_given(dialog, origin, result))
+        self._keep(dialog)
+        dialog.open()
+
+    def _waiting_for_login(self, origin: str) -> list[DownloadJob]:
+        return [
+            job
+            for job in self.queue.list_jobs()
+            if job.auth_challenge
+            and job.status == DownloadJobStatus.ERROR
+            and origin_key(str(job.source)) == origin
+        ]
+
+    def _login_given(self, dialog: LoginDialog, origin: str, result: int) -> None:
+        self._login_dialogs.pop(origin, None)
+        if result != LoginDialog.DialogCode.Accepted.value:
+            return  # the downloads stay "Login required"; Retry asks again
+        username, password = dialog.login()
+        for job in self._waiting_for_login(origin):
+            try:
+                self.queue.set_login(job, username, password)
+            except ValueError as exc:
+                self._warn("Not logged in", str(exc))
+                return
+        if dialog.remember_check.isChecked():
+            self._remember_login(origin, username, password)
+
+    @async_slot(str, str, str)
+    async def _remember_login(self, origin: str, username: str, password: str) -> None:
+        loop = asyncio.get_running_loop()
+        kept = await loop.run_in_executor(
+            self._executor, self.logins.remember, origin, username, password
+        )
+        if not kept:
+            self.status.message("The keychain did not keep the password: fetchq will ask again")
 
     def download_again(self) -> None:
         """Fetch a completed download afresh: its file goes to the trash (never deleted), and

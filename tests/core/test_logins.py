@@ -30,7 +30,7 @@ def test_a_401_names_the_login_and_set_login_gets_the_file(
         assert job.auth_challenge.lower().startswith(scheme)
         queue.set_login(job, "ada", "s3cret pass")
         assert queue.wait_for_job(job, LONG).complete, job.error
-        assert job.auth_challenge is None
+        assert queue.id_to_job(job.id).auth_challenge is None  # answered
     assert (downloads / "report.pdf").read_bytes() == data
     last = server.requests_for("/private/report.pdf")[-1].header("Authorization") or ""
     assert last.lower().startswith(scheme)
