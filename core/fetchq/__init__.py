@@ -70,7 +70,7 @@ from ._queue import DownloadQueueService, JobCallbacks
 from ._retry import RetryPolicy, Timeouts
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
-from ._validation import parse_checksum, validate_source
+from ._validation import parse_checksum, validate_cookies, validate_headers, validate_source
 
 __version__ = "0.1.0"
 
@@ -147,5 +147,7 @@ __all__ = [
     "is_public_address",
     "parse_checksum",
     "sanitize_filename",
+    "validate_cookies",
+    "validate_headers",
     "validate_source",
 ]

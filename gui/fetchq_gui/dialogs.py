@@ -31,7 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from fetchq import InvalidChecksumError, parse_checksum, sanitize_filename
+from fetchq import (
+    InvalidChecksumError,
+    parse_checksum,
+    sanitize_filename,
+    validate_cookies,
+    validate_headers,
+)
 
 from .browser_install import Installer
 from .qt_helpers import named
@@ -76,6 +82,23 @@ class AddRequest:
     access_token: Optional[str]
     package_name: Optional[str] = None
     """Add the links as one multi-file job, into a folder of this name."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers, to each link's own site only."""
+    cookies: Optional[str] = None
+
+
+def header_lines(text: str) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` lines as pairs (blank lines skipped); a line without a colon raises
+    ValueError naming it."""
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            raise ValueError(f"line {number} is not 'Name: value'")
+        pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)
 
 
 class AddDownloadsDialog(QDialog):
@@ -124,6 +147,14 @@ class AddDownloadsDialog(QDialog):
         self.token_edit = named(QLineEdit(), "token_edit")
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText("optional, sent as a Bearer token to this site only")
+        self.headers_edit = named(QPlainTextEdit(), "headers_edit")
+        self.headers_edit.setPlaceholderText("optional, one a line: X-Api-Key: 1234")
+        self.headers_edit.setTabChangesFocus(True)
+        self.headers_edit.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 12)
+        self.headers_edit.textChanged.connect(self._reparse)
+        self.cookies_edit = named(QLineEdit(), "cookies_edit")
+        self.cookies_edit.setPlaceholderText("optional: session=abc; theme=dark")
+        self.cookies_edit.textChanged.connect(self._reparse)
 
         self.package_check = named(QCheckBox("Add as one package"), "package_check")
         self.package_check.setToolTip(
@@ -145,6 +176,8 @@ class AddDownloadsDialog(QDialog):
         form.addRow("Connections per file:", self.connections_spin)
         form.addRow("Checksum:", self.checksum_edit)
         form.addRow("Access token:", self.token_edit)
+        form.addRow("Headers:", self.headers_edit)
+        form.addRow("Cookies:", self.cookies_edit)
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -241,6 +274,14 @@ class AddDownloadsDialog(QDialog):
                 return f"Checksum: {exc}"
             if len(self._parsed.urls) > 1:
                 return "Checksum: a checksum applies to one link only."
+        try:
+            headers = header_lines(self.headers_edit.toPlainText())
+            validate_headers(dict(headers))
+            validate_cookies(self.cookies_edit.text().strip() or None)
+        except ValueError as exc:
+            return f"Headers and cookies: {exc}."
+        if (headers or self.cookies_edit.text().strip()) and self.package_check.isChecked():
+            return "Headers and cookies: they go with single downloads, not with a package."
         if not self.folder_edit.text().strip():
             return "Choose a folder to save to."
         name = self.name_edit.text().strip()
@@ -289,6 +330,8 @@ class AddDownloadsDialog(QDialog):
             package_name=self.package_edit.text().strip()
             if self.package_check.isChecked()
             else None,
+            headers=header_lines(self.headers_edit.toPlainText()),
+            cookies=self.cookies_edit.text().strip() or None,
         )
 
     def _accept(self) -> None:

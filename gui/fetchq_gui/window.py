@@ -401,8 +401,11 @@ class MainWindow(QMainWindow):
         connections: Optional[int] = None,
         checksum: Optional[str] = None,
         access_token: Optional[str] = None,
+        headers: Optional[dict[str, str]] = None,
+        cookies: Optional[str] = None,
     ) -> list[DownloadJob]:
-        """Queue URLs into a folder (the default one if not given); returns the new jobs."""
+        """Queue URLs into a folder (the default one if not given); returns the new jobs.
+        ``headers`` and ``cookies`` go with each, to its own site only."""
         target = folder or self.download_dir
         jobs: list[DownloadJob] = []
         problems: list[str] = []
@@ -417,6 +420,8 @@ class MainWindow(QMainWindow):
                         access_token=access_token,
                         checksum=checksum,
                         max_connections=connections,
+                        headers=headers,
+                        cookies=cookies,
                     )
                 ]
             else:
@@ -427,6 +432,8 @@ class MainWindow(QMainWindow):
                     access_token=access_token,
                     checksum=checksum,
                     max_connections=connections,
+                    headers=headers,
+                    cookies=cookies,
                 )
         except (FetchqError, ValueError) as exc:
             problems.append(str(exc))
@@ -588,6 +595,8 @@ class MainWindow(QMainWindow):
             connections=request.connections,
             checksum=request.checksum,
             access_token=request.access_token,
+            headers=dict(request.headers),
+            cookies=request.cookies,
         )
 
     @async_slot(object, str)

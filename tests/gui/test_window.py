@@ -508,3 +508,38 @@ def test_icons_follow_a_dark_palette(qtbot: QtBot, window: MainWindow) -> None:
         qtbot.waitUntil(lambda: brightest_opaque_pixel() > 200, timeout=WAIT_MS)
     finally:
         app.setPalette(original)
+
+
+def test_add_dialog_sends_the_headers_and_cookies_typed_to_that_site_only(
+    qtbot: QtBot, window: MainWindow, server: TestServer, other_server: TestServer, downloads: Path
+) -> None:
+    data = payload(20_000)
+    url = server.add("/api/export.csv", redirect=other_server.add("/cdn/export.csv", data))
+    click_toolbar(qtbot, window, "action_add")
+    dialog = window.findChild(AddDownloadsDialog)
+    assert dialog is not None
+    type_text(dialog.urls_edit, url)
+    type_text(dialog.headers_edit, "X-Api-Key 1234")
+    qtbot.waitUntil(lambda: "line 1 is not 'Name: value'" in dialog.summary.text(), timeout=WAIT_MS)
+    assert not dialog.ok_button.isEnabled()
+    dialog.headers_edit.setPlainText("X-Api-Key: 1234\nRange: bytes=0-")
+    qtbot.waitUntil(
+        lambda: "sets the Range header itself" in dialog.summary.text(), timeout=WAIT_MS
+    )
+    assert not dialog.ok_button.isEnabled()
+    dialog.headers_edit.setPlainText("X-Api-Key: 1234\n")
+    type_text(dialog.cookies_edit, "session=abc; theme=dark")
+    qtbot.waitUntil(dialog.ok_button.isEnabled, timeout=WAIT_MS)
+    click(dialog.ok_button)
+    (snapshot,) = window.model.snapshots()
+    wait_cell(qtbot, window, snapshot.id, Column.STATUS, "Completed")
+    assert file_sha256(downloads / "export.csv") == sha256(data)
+    # the dialog's probe (bytes 0-0) asks before the headers are typed; the download after
+    sent = [r for r in server.requests_for("/api/export.csv") if r.header("Range") != "bytes=0-0"]
+    assert sent, "no download request reached the site"
+    for request in sent:
+        assert request.header("X-Api-Key") == "1234"
+        assert request.header("Cookie") == "session=abc; theme=dark"
+    for request in other_server.requests_for("/cdn/export.csv"):  # another site: nothing
+        assert request.header("X-Api-Key") is None
+        assert request.header("Cookie") is None
