@@ -63,6 +63,7 @@ from ._job import (
     DownloadJobStatus,
     MultiFileDownloadJob,
 )
+from ._lists import DownloadList, ListEntry, export_list, read_list
 from ._naming import sanitize_filename
 from ._probe import ProbeResult
 from ._progress import TqdmProgress
@@ -106,6 +107,7 @@ __all__ = [
     "DownloadJobBase",
     "DownloadJobCancelledException",
     "DownloadJobStatus",
+    "DownloadList",
     "DownloadPausedEvent",
     "DownloadProgressEvent",
     "DownloadQueueService",
@@ -127,6 +129,7 @@ __all__ = [
     "JournalFormatError",
     "JournalLockedError",
     "LinkExpiredError",
+    "ListEntry",
     "MultiFileDownloadJob",
     "NetworkError",
     "ProbeResult",
@@ -144,8 +147,10 @@ __all__ = [
     "UnsafeDownloadURLException",
     "UnsafeFileNameError",
     "__version__",
+    "export_list",
     "is_public_address",
     "parse_checksum",
+    "read_list",
     "sanitize_filename",
     "validate_cookies",
     "validate_headers",

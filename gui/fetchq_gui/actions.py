@@ -170,6 +170,22 @@ ACTIONS = (
         "ask_priority",
     ),
     ActionSpec(
+        "action_import",
+        "Import list…",
+        "add",
+        None,
+        "Add the downloads of a list: fetchq's, aria2's input file, or links one a line",
+        "ask_import",
+    ),
+    ActionSpec(
+        "action_export",
+        "Export list…",
+        "copy",
+        None,
+        "Save the download list (without passwords, tokens or cookies)",
+        "ask_export",
+    ),
+    ActionSpec(
         "action_settings", "Settings", "settings", _Std.Preferences, "Settings", "open_settings"
     ),
     ActionSpec("action_quit", "Quit", "quit", _Std.Quit, "Pause downloads and quit", "quit_app"),
@@ -187,7 +203,8 @@ MENUS: dict[str, tuple[str, Layout]] = {
                        "action_resume", "action_cancel", "action_retry",
                        "action_change_link", "action_download_again", "action_remove", None,
                        "action_cancel_all", "action_prune", None, "action_quit")),
-    "menu_file": ("&File", ("action_open_file", "action_open_folder", "action_copy_url",
+    "menu_file": ("&File", ("action_import", "action_export", None,
+                  "action_open_file", "action_open_folder", "action_copy_url",
                   "action_copy_error", None, "action_priority_up", "action_priority_down",
                   "action_priority_set")),
     "menu_settings": ("&Settings", ("action_settings",)),
@@ -234,6 +251,8 @@ def enablement(
         "action_priority_set": movable,
         "action_cancel_all": any(counts[s] for s in DownloadJobStatus if s not in TERMINAL),
         "action_prune": bool(counts[DownloadJobStatus.COMPLETED]),
+        "action_import": True,
+        "action_export": bool(everything),
     }
 
 

@@ -47,6 +47,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--add", action="store_true", help="open the add-downloads dialog")
     parser.add_argument("--demo", action="store_true", help="a local server with sample downloads")
     parser.add_argument("--profile", type=Path, help="keep settings and the list in this folder")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        default=[],
+        help="add the downloads of a list (fetchq's JSON, aria2's input file, or links)",
+    )
     parser.add_argument("--screenshot", type=Path, help="with --demo: save a PNG of the window")
     parser.add_argument("--version", action=_Version, nargs=0, help="print the versions and exit")
     browser = parser.add_mutually_exclusive_group()
@@ -148,7 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     folder = demo.folder if demo is not None else data_folder(args.profile)
     folder.mkdir(parents=True, exist_ok=True)
     instance = SingleInstance(instance_key(str(folder.resolve())))
-    if demo is None and instance.hand_over(args.urls, open_add_dialog=args.add):
+    imports = [str(path.resolve()) for path in args.imports]
+    if demo is None and instance.hand_over(args.urls, open_add_dialog=args.add, imports=imports):
         print("fetchq is already running; the links were handed to it.")
         return 0
 
@@ -170,6 +180,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     instance.listen()
     instance.urls_received.connect(window.add_urls)
     instance.downloads_received.connect(window.add_browser_downloads)
+    instance.imports_received.connect(lambda paths: [window.import_list(Path(p)) for p in paths])
     window.browser_installer = lambda: installer(args.profile)
     instance.raise_requested.connect(window.bring_to_front)
     instance.add_dialog_requested.connect(window.open_add_dialog)
@@ -185,6 +196,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             QTimer.singleShot(3500, lambda: _take_screenshot(window, args.screenshot))
     if args.urls:
         window.add_urls(args.urls)
+    for path in imports:
+        window.import_list(Path(path))
     if args.add:
         window.open_add_dialog()
 

@@ -69,6 +69,33 @@ def choose_folder(edit: QLineEdit, title: str, name: str) -> QFileDialog:
     return dialog
 
 
+LIST_FILTERS = {
+    "json": "fetchq list (*.json)",
+    "urls": "List of links (*.txt)",
+    "aria2": "aria2 input file (*.aria2 *.txt)",
+}
+
+
+def choose_list_file(parent: QWidget, save: bool, folder: str) -> QFileDialog:
+    """The file picker for importing or exporting a download list (``open()``, never
+    ``exec()``); for export, the format follows the chosen filter."""
+    title = "Export the download list" if save else "Import a download list"
+    dialog = QFileDialog(parent, title, folder)
+    dialog.setObjectName("export_dialog" if save else "import_dialog")
+    if save:
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(list(LIST_FILTERS.values()))
+        dialog.setDefaultSuffix("json")
+        dialog.filterSelected.connect(
+            lambda chosen: dialog.setDefaultSuffix("json" if "json" in chosen else "txt")
+        )
+    else:
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(["Download lists (*.json *.txt *.aria2 *.lst)", "All files (*)"])
+    dialog.open()
+    return dialog
+
+
 @dataclass(frozen=True)
 class AddRequest:
     """What the add dialog asks the queue for."""

@@ -27,6 +27,7 @@ class SingleInstance(QObject):
 
     urls_received = Signal(list)  # list[str], from a later launch
     downloads_received = Signal(list)  # list[BrowserRequest], from the browser host
+    imports_received = Signal(list)  # list[str]: list files to import (fetchq --import)
     raise_requested = Signal()
     add_dialog_requested = Signal()
 
@@ -42,6 +43,7 @@ class SingleInstance(QObject):
         timeout_ms: int = 1500,
         open_add_dialog: bool = False,
         downloads: Sequence[BrowserRequest] = (),
+        imports: Sequence[str] = (),
     ) -> bool:
         """Send ``urls`` (and ``downloads`` from the browser, with their cookies) to a running
         instance; False when none is running. The socket is the user's own (owner-only on
@@ -57,6 +59,7 @@ class SingleInstance(QObject):
             "urls": list(urls),
             "add": open_add_dialog,
             "downloads": [request.to_message() for request in downloads],
+            "import": list(imports),
         }
         socket.write(json.dumps(message).encode("utf-8") + b"\n")
         socket.flush()
@@ -111,6 +114,7 @@ class SingleInstance(QObject):
             open_add_dialog = bool(message.get("add", False))
             # checked again here: whatever reaches the app is validated by the app
             downloads = [parse_request(item) for item in message.get("downloads", [])]
+            imports = [str(path) for path in message.get("import", [])]
         except (ValueError, AttributeError, TypeError):  # ProtocolError is a ValueError
             return
         if downloads:
@@ -120,5 +124,7 @@ class SingleInstance(QObject):
         self.raise_requested.emit()
         if urls:
             self.urls_received.emit(urls)
+        if imports:
+            self.imports_received.emit(imports)
         if open_add_dialog:
             self.add_dialog_requested.emit()

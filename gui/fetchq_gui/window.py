@@ -40,6 +40,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QFileDialog,
     QInputDialog,
     QMainWindow,
     QMenu,
@@ -59,6 +60,8 @@ from fetchq import (
     FetchqError,
     MultiFileDownloadJob,
     UnknownJobIDException,
+    export_list,
+    read_list,
     sanitize_filename,
 )
 
@@ -76,11 +79,13 @@ from .actions import (
 from .bridge import JobSnapshot, QueueBridge
 from .browser_install import Installer, installer
 from .dialogs import (
+    LIST_FILTERS,
     AddDownloadsDialog,
     AddRequest,
     ChangeLinkDialog,
     LoginDialog,
     SettingsDialog,
+    choose_list_file,
 )
 from .drops import DropOverlay, banner, links_in
 from .errors import error_details, human_exception
@@ -97,6 +102,23 @@ from .tray import Tray
 from .units import human_size, human_speed
 from .urls import ParsedUrls, extract_urls
 from .views import JobTableView, fit_columns
+
+MAX_LIST_BYTES = 20 << 20
+"""An imported list larger than this is refused: a list of links is far smaller."""
+
+
+def _format_of(name_filter: str) -> str:
+    """The export format a file dialog's name filter stands for."""
+    for format, text in LIST_FILTERS.items():
+        if text == name_filter:
+            return format
+    return "json"
+
+
+def redact_for_message(url: str) -> str:
+    """A link for a message: no user info, at most 100 characters."""
+    return re.sub(r"//[^/@]*@", "//", url)[:100]
+
 
 # Some platforms map these standard keys to nothing (Quit on Windows, Preferences off macOS).
 STANDARD_KEY_FALLBACKS = {
@@ -957,6 +979,84 @@ class MainWindow(QMainWindow):
         )
         if not kept:
             self.status.message("The keychain did not keep the password: fetchq will ask again")
+
+    # -- lists ------------------------------------------------------------------------------
+
+    def ask_import(self) -> QFileDialog:
+        dialog = choose_list_file(self, save=False, folder=str(self.download_dir))
+        dialog.fileSelected.connect(lambda path: self.import_list(Path(path)))
+        return dialog
+
+    def ask_export(self) -> QFileDialog:
+        dialog = choose_list_file(self, save=True, folder=str(self.download_dir))
+        dialog.fileSelected.connect(
+            lambda path: self.export_list(Path(path), _format_of(dialog.selectedNameFilter()))
+        )
+        return dialog
+
+    def export_list(self, path: Path, format: str = "json") -> bool:
+        """Write every download of the list to ``path``; secrets never go in."""
+        jobs = [job for job in self.queue.list_jobs() if job.package_id is None]
+        try:
+            path.write_text(export_list(jobs, format), encoding="utf-8")
+        except OSError as exc:
+            self._warn("The list was not exported", f"{path}: {exc.strerror or exc}")
+            return False
+        self.status.message(f"Exported {plural(len(jobs), 'download')} to {path}")
+        return True
+
+    def import_list(self, path: Path) -> list[DownloadJob]:
+        """Queue the downloads of a list file. A folder the list names is used only inside the
+        default download folder (a list must not write anywhere else, like ~/.config); the
+        others go to the default folder, and every line not used is listed with its reason."""
+        try:
+            if path.stat().st_size > MAX_LIST_BYTES:
+                raise ValueError(f"over {MAX_LIST_BYTES // (1 << 20)} MiB: not a download list")
+            read = read_list(path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError) as exc:
+            self._warn("The list was not imported", f"{path}: {exc}")
+            return []
+        problems = list(read.problems)
+        root = self.download_dir.resolve()
+        moved = 0
+        jobs: list[DownloadJob] = []
+        for entry in read.entries:
+            folder = self.download_dir
+            if entry.folder:
+                wanted = Path(entry.folder).expanduser()
+                if wanted.resolve().is_relative_to(root):
+                    folder = wanted
+                else:
+                    moved += 1
+            name = sanitize_filename(entry.name)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                jobs.append(
+                    self.queue.download(
+                        entry.url,
+                        folder / name if name else f"{folder}{os.sep}",
+                        priority=entry.priority,
+                        checksum=entry.checksum,
+                    )
+                )
+            except (FetchqError, ValueError, OSError) as exc:
+                problems.append(f"{redact_for_message(entry.url)}: {exc}")
+        self.model.add(JobSnapshot.of(job) for job in jobs)
+        if jobs:
+            self.status.added(len(jobs))
+        if moved:
+            problems.insert(
+                0,
+                f"{plural(moved, 'download')} will go to {self.download_dir}: "
+                "the list named folders outside it",
+            )
+        if problems:
+            self._warn(
+                f"Imported {plural(len(jobs), 'download')} from {path.name}",
+                "\n".join(problems[:20])
+                + (f"\n…and {len(problems) - 20} more" if len(problems) > 20 else ""),
+            )
+        return jobs
 
     def download_again(self) -> None:
         """Fetch a completed download afresh: its file goes to the trash (never deleted), and

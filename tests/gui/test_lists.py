@@ -1,0 +1,85 @@
+"""Import and export of the download list from the File menu (issue 17, item 7)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from fetchq.testing import TestServer
+from fetchq_gui import MainWindow
+from fetchq_gui.dialogs import LIST_FILTERS
+from fetchq_gui.model import Column
+from fetchq_gui.single_instance import SingleInstance
+from tests.gui.gui_helpers import WAIT_MS, child, wait_cell
+from tests.helpers import payload, sha256
+
+
+def trigger(window: MainWindow, name: str) -> None:
+    action = child(window, QAction, name)
+    assert action.isEnabled()
+    action.trigger()
+
+
+def test_export_writes_the_chosen_format_without_secrets(
+    window: MainWindow, qtbot: QtBot, server: TestServer, tmp_path: Path
+) -> None:
+    url = server.add("/a.iso", payload(4000))
+    (job,) = window.add_urls([url], headers={"X-Api-Key": "secret"}, cookies="s=secret")
+    wait_cell(qtbot, window, job.id, Column.STATUS, "Completed")
+    for format, name in (("aria2", "list.txt"), ("json", "list.json")):
+        trigger(window, "action_export")
+        dialog = child(window, QFileDialog, "export_dialog")
+        dialog.selectNameFilter(LIST_FILTERS[format])
+        dialog.selectFile(str(tmp_path / name))
+        dialog.accept()
+        qtbot.waitUntil((tmp_path / name).exists, timeout=WAIT_MS)
+    aria2 = (tmp_path / "list.txt").read_text().splitlines()
+    assert aria2 == [url, f"  dir={window.download_dir}", "  out=a.iso"]
+    exported = (tmp_path / "list.json").read_text()
+    assert "secret" not in exported
+    assert json.loads(exported)["downloads"][0]["source"] == url
+
+
+def test_import_queues_a_list_and_keeps_it_inside_the_download_folder(
+    window: MainWindow, qtbot: QtBot, server: TestServer, downloads: Path, tmp_path: Path
+) -> None:
+    one, two = payload(3000, 1), payload(3000, 2)
+    listing = tmp_path / "from-aria2.txt"
+    listing.write_text(
+        f"{server.add('/one.bin', one)}\n"
+        f"  dir={downloads / 'isos'}\n"
+        "  out=first.bin\n"
+        f"{server.add('/two.bin', two)}\n"
+        f"  dir={tmp_path / 'elsewhere'}\n"
+        "  header=Cookie: a=1\n"
+    )
+    trigger(window, "action_import")
+    dialog = child(window, QFileDialog, "import_dialog")
+    dialog.selectFile(str(listing))
+    dialog.accept()
+    qtbot.waitUntil(lambda: len(window.model.snapshots()) == 2, timeout=WAIT_MS)
+    for snapshot in window.model.snapshots():
+        wait_cell(qtbot, window, snapshot.id, Column.STATUS, "Completed")
+    assert sha256((downloads / "isos" / "first.bin").read_bytes()) == sha256(one)
+    assert sha256((downloads / "two.bin").read_bytes()) == sha256(two)  # not "elsewhere"
+    assert not (tmp_path / "elsewhere").exists()
+    box = child(window, QMessageBox, "warning_box")
+    assert box.text().startswith("1 download will go to ")
+    assert "header for the link on line 4 was not imported" in box.text()
+
+
+def test_fetchq_import_hands_the_list_to_the_running_app(qtbot: QtBot, tmp_path: Path) -> None:
+    key = f"fetchq-test-import-{tmp_path.name}"
+    running = SingleInstance(key, parent=QCoreApplication.instance())  # outlives its events
+    assert running.listen()
+    try:
+        with qtbot.waitSignal(running.imports_received, timeout=WAIT_MS) as received:
+            assert SingleInstance(key).hand_over([], imports=[str(tmp_path / "l.json")])
+        assert received.args == [[str(tmp_path / "l.json")]]
+    finally:
+        running.close()
