@@ -10,6 +10,7 @@ queue.join()
 
 import typing as _typing
 
+from ._categories import DEFAULT_CATEGORIES, Category, category_folder, category_for
 from ._events import (
     DownloadCancelledEvent,
     DownloadCompleteEvent,
@@ -90,8 +91,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "BlockedAddressError",
+    "Category",
     "CertificateError",
     "ChecksumMismatch",
+    "DEFAULT_CATEGORIES",
     "DestinationError",
     "DestinationExistsError",
     "DestinationInUseError",
@@ -147,6 +150,8 @@ __all__ = [
     "UnsafeDownloadURLException",
     "UnsafeFileNameError",
     "__version__",
+    "category_folder",
+    "category_for",
     "export_list",
     "is_public_address",
     "parse_checksum",

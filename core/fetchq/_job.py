@@ -172,6 +172,13 @@ class DownloadJob(DownloadJobBase):
     resume_required: bool = Field(
         default=False, description="Paused because the server refused to resume the partial file"
     )
+    by_category: bool = Field(
+        default=False,
+        description="Into a folder: put the file in its category's folder under it",
+    )
+    category: Optional[str] = Field(
+        default=None, description="The category its file went into, once named"
+    )
     link_expired: bool = Field(
         default=False,
         description="Paused because the link that served part of the file no longer serves it",

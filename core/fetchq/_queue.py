@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from ._abort import AbortReason, AbortSignal, TransferAborted
 from ._app_config import AppConfigView
+from ._categories import DEFAULT_CATEGORIES, Category
 from ._events import ProgressThrottle, call_safely, make_event, publish, takes_exception
 from ._exceptions import (
     DownloadJobCancelledException,
@@ -195,6 +196,9 @@ class _Running:
     def attempt_started(self) -> None:
         self.job.attempts += 1
 
+    def categorized(self, category: str) -> None:
+        self.job.category = category
+
     def challenged(self, challenge: str) -> None:
         self.job.auth_challenge = challenge[:500] or "Basic"
 
@@ -319,6 +323,8 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._event_bus = event_bus
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
+        self.categories: tuple[Category, ...] = DEFAULT_CATEGORIES
+        """Where downloads added with ``by_category=True`` go, by file type; replace freely."""
         self._callbacks = callbacks or JobCallbacks()
         self._error_gets_exception = takes_exception(self._callbacks.on_error)
         self._token_rules = tuple(
@@ -405,6 +411,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         headers: Optional[Mapping[str, str]] = None,
         cookies: Cookies = None,
         login: Optional[tuple[str, str]] = None,
+        by_category: bool = False,
     ) -> DownloadJob:
         """Queue ``source`` for download to ``dest`` and return its job.
 
@@ -421,6 +428,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         job.headers = validate_headers(headers)
         job.cookies = validate_cookies(cookies)
         job.login = validate_login(login, None)
+        job.by_category = by_category and job.download_path is None and path.is_dir()
         # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
         job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
@@ -438,6 +446,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         max_connections: Optional[int] = None,
         headers: Optional[Mapping[str, str]] = None,
         cookies: Cookies = None,
+        by_category: bool = False,
     ) -> list[DownloadJob]:
         """Queue several URLs into one folder at once, in order; all or none.
 
@@ -461,6 +470,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         for job in jobs:
             job.headers = dict(extra_headers)
             job.cookies = cookie_header
+            job.by_category = by_category and path.is_dir()
         return self._submit_all(jobs)
 
     def multifile_download(
@@ -1429,6 +1439,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             etag=job.etag,
             last_modified=job.last_modified,
             content_type=job.content_type,
+            categories=self.categories if job.by_category else (),
             start_over=running.start_over,
         )
         outcome: Any = None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional, Protocol, TypeVar
 
 from ._abort import AbortReason, AbortSignal, TransferAborted
+from ._categories import Category, category_folder, category_for
 from ._exceptions import (
     ChecksumMismatch,
     DestinationExistsError,
@@ -149,6 +150,8 @@ class TransferRequest:
     """...or, without an ETag, its Last-Modified."""
     content_type: Optional[str] = None
     """The type an earlier run was served: a web page in its place means the link expired."""
+    categories: tuple[Category, ...] = ()
+    """Into a folder: the categories whose folders the file may go into (none: ``dest``)."""
     start_over: bool = False
     """Drop whatever partial file there is and fetch from the first byte."""
 
@@ -196,6 +199,9 @@ class TransferHost(Protocol):
 
     def challenged(self, challenge: str) -> None:
         """The server asks for a login (a 401's ``WWW-Authenticate``): the app may ask."""
+
+    def categorized(self, category: str) -> None:
+        """The file goes into this category's folder."""
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
@@ -737,6 +743,14 @@ class Transfer:
             head.header("content-disposition"), self._final_url, head.header("content-type")
         )
         folder = self.request.dest
+        category = category_for(name, head.header("content-type"), self.request.categories)
+        if category is not None:
+            folder = category_folder(folder, category)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise disk_error(exc, folder) from None
+            self.host.categorized(category.name)
         for number in range(MAX_NUMBERED_NAMES):
             candidate = folder / (name if number == 0 else numbered_name(name, number))
             if not self.host.claim(candidate):

@@ -59,6 +59,8 @@ class JobSnapshot:
     """Paused because its link no longer serves the file: it waits for a new link."""
     auth_challenge: Optional[str] = None
     """Failed with a 401: the server's ``WWW-Authenticate``, for the login dialog."""
+    category: Optional[str] = None
+    """The category its file went into (Video, Music, ...), once the server named it."""
 
     @classmethod
     def of(cls, job: DownloadJob, root: Optional[Path] = None) -> JobSnapshot:
@@ -78,6 +80,7 @@ class JobSnapshot:
             waiting_for=job.waiting_for,
             link_expired=job.link_expired,
             auth_challenge=job.auth_challenge,
+            category=job.category,
         )
 
     @classmethod

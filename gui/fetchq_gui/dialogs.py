@@ -27,11 +27,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from fetchq import (
+    Category,
     InvalidChecksumError,
     parse_checksum,
     sanitize_filename,
@@ -563,6 +566,7 @@ class SettingsDialog(QDialog):
         form.addRow("Connections per file:", self.connections_spin)
         form.addRow("Speed limit:", limit_row)
         form.addRow("Browsers:", self._browser_row())
+        form.addRow("File types:", self._categories_box(settings))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -574,6 +578,68 @@ class SettingsDialog(QDialog):
         for check in (self.resume_check, self.tray_check, self.notify_check):
             layout.addWidget(check)
         layout.addWidget(buttons)
+
+    def _categories_box(self, settings: Settings) -> QVBoxLayout:
+        """Sort by type, and the table of types: a row per category, its folder (under the
+        download folder, or absolute) and its extensions and MIME types (``video/``)."""
+        self.sort_check = named(
+            QCheckBox("Put downloads into folders by type (Video, Music, Documents…)"),
+            "settings_sort_by_category",
+        )
+        self.sort_check.setChecked(settings.sort_by_category)
+        self.categories_table = named(QTableWidget(0, 3), "settings_categories")
+        self.categories_table.setHorizontalHeaderLabels(
+            ["Type", "Folder", "Extensions and MIME types"]
+        )
+        self.categories_table.horizontalHeader().setStretchLastSection(True)
+        self.categories_table.verticalHeader().setVisible(False)
+        self.categories_table.setMinimumHeight(150)
+        for category in settings.categories:
+            words = " ".join(sorted(category.extensions) + list(category.mime_types))
+            self._add_category_row(category.name, category.folder, words)
+        add = named(QPushButton("Add type"), "settings_category_add")
+        add.clicked.connect(lambda: self._add_category_row("", "", ""))
+        remove = named(QPushButton("Remove"), "settings_category_remove")
+        remove.clicked.connect(
+            lambda: self.categories_table.removeRow(self.categories_table.currentRow())
+        )
+        self.sort_check.toggled.connect(self.categories_table.setEnabled)
+        self.categories_table.setEnabled(settings.sort_by_category)
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        column = QVBoxLayout()
+        column.addWidget(self.sort_check)
+        column.addWidget(self.categories_table)
+        column.addLayout(buttons)
+        return column
+
+    def _add_category_row(self, name: str, folder: str, words: str) -> None:
+        table = self.categories_table
+        row = table.rowCount()
+        table.insertRow(row)
+        for column, text in enumerate((name, folder, words)):
+            table.setItem(row, column, QTableWidgetItem(text))
+
+    def edited_categories(self) -> tuple[Category, ...]:
+        """The table as categories (rows without a type or a folder are left out)."""
+        table = self.categories_table
+        found = []
+        for row in range(table.rowCount()):
+            cells = [table.item(row, column) for column in range(3)]
+            name, folder, words = (cell.text().strip() if cell else "" for cell in cells)
+            if name and folder:
+                split = words.replace(",", " ").split()
+                found.append(
+                    Category.of(
+                        name,
+                        folder,
+                        [w for w in split if "/" not in w],
+                        [w for w in split if "/" in w],
+                    )
+                )
+        return tuple(found)
 
     def _browser_row(self) -> QVBoxLayout:
         """Install or remove the browser integration now (not on OK: it writes outside fetchq's
@@ -645,6 +711,8 @@ class SettingsDialog(QDialog):
         if self.tray_check.isEnabled():
             settings.minimize_to_tray = self.tray_check.isChecked()
         settings.notifications = self.notify_check.isChecked()
+        settings.sort_by_category = self.sort_check.isChecked()
+        settings.categories = self.edited_categories()
         settings.sync()
         self.applied.emit()
         self.accept()

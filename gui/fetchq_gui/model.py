@@ -39,6 +39,7 @@ PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
 """Done as a float in [0, 1], or -1.0 while the size is unknown."""
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 4
+CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 20
 PACKAGE_ROLE = Qt.ItemDataRole.UserRole + 5
 """The id of the multi-file job a file row belongs to, or None."""
 
@@ -143,6 +144,7 @@ def _changed_columns(old: JobSnapshot, new: JobSnapshot) -> tuple[int, int]:
         or old.already_downloaded != new.already_downloaded
         or old.link_expired != new.link_expired
         or old.auth_challenge != new.auth_challenge
+        or old.category != new.category
     ):
         columns += [Column.PROGRESS, Column.SPEED, Column.ETA, Column.STATUS]
     if old.priority != new.priority:
@@ -204,6 +206,8 @@ class JobTableModel(QAbstractTableModel):
             return row.snapshot.id
         if role == STATUS_ROLE:
             return row.snapshot.status
+        if role == CATEGORY_ROLE:
+            return row.snapshot.category
         if role == PACKAGE_ROLE:
             return row.snapshot.package_id
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -471,6 +475,7 @@ class JobFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self._filter = Filter.ALL
+        self._category: Optional[str] = None
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -484,11 +489,20 @@ class JobFilterProxy(QSortFilterProxyModel):
             self._filter = mode
             self.endFilterChange()
 
+    def set_category(self, category: Optional[str]) -> None:
+        """Show only downloads of this category (None: every one)."""
+        if category != self._category:
+            self.beginFilterChange()
+            self._category = category
+            self.endFilterChange()
+
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        if self._category is not None and index.data(CATEGORY_ROLE) != self._category:
+            return False
         if self._filter == Filter.ALL:
             return True
-        status = self.sourceModel().index(source_row, 0, source_parent).data(STATUS_ROLE)
-        return status in _FILTER_STATUSES[self._filter]
+        return index.data(STATUS_ROLE) in _FILTER_STATUSES[self._filter]
 
 
 class FilesProxy(JobFilterProxy):

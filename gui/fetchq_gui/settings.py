@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+from fetchq import DEFAULT_CATEGORIES, Category
 
 
 def default_download_dir() -> Path:
@@ -54,6 +58,43 @@ class Settings:
     @last_add_folder.setter
     def last_add_folder(self, folder: Path) -> None:
         self.store.setValue("downloads/last_add_folder", str(folder))
+
+    @property
+    def sort_by_category(self) -> bool:
+        """Downloads into the default folder go into their category's folder under it."""
+        return self._bool("downloads/by_category", True)
+
+    @sort_by_category.setter
+    def sort_by_category(self, on: bool) -> None:
+        self.store.setValue("downloads/by_category", bool(on))
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        """The categories, as the user edited them (fetchq's defaults until then)."""
+        raw = self.store.value("downloads/categories", "")
+        if not raw:
+            return DEFAULT_CATEGORIES
+        try:
+            items = json.loads(str(raw))
+            return tuple(
+                Category.of(i["name"], i["folder"], i["extensions"], i.get("mime_types", []))
+                for i in items
+            )
+        except (ValueError, KeyError, TypeError):
+            return DEFAULT_CATEGORIES
+
+    @categories.setter
+    def categories(self, categories: Sequence[Category]) -> None:
+        items = [
+            {
+                "name": c.name,
+                "folder": c.folder,
+                "extensions": sorted(c.extensions),
+                "mime_types": list(c.mime_types),
+            }
+            for c in categories
+        ]
+        self.store.setValue("downloads/categories", json.dumps(items))
 
     def login_user(self, origin: str) -> Optional[str]:
         """The user name remembered for a site (its password is in the keychain)."""

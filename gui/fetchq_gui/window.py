@@ -40,7 +40,9 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QMainWindow,
     QMenu,
@@ -60,6 +62,8 @@ from fetchq import (
     FetchqError,
     MultiFileDownloadJob,
     UnknownJobIDException,
+    category_folder,
+    category_for,
     export_list,
     read_list,
     sanitize_filename,
@@ -233,6 +237,12 @@ class MainWindow(QMainWindow):
         for mode in Filter:
             self.filter_tabs.addTab(mode.value)
         self.filter_tabs.currentChanged.connect(lambda i: self.set_filter(list(Filter)[i]))
+        self.category_filter = QComboBox(self)
+        self.category_filter.setObjectName("category_filter")
+        self.category_filter.setToolTip("Show downloads of one type only")
+        self.category_filter.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_category(self.category_filter.currentData())
+        )
 
         self.files_pane = FilesPane(self.queue, self.files_model, self)
         self.files_pane.acted.connect(self._refresh_rows)
@@ -251,7 +261,12 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.filter_tabs)
+        filter_row = QHBoxLayout()
+        filter_row.setContentsMargins(0, 0, 4, 0)
+        filter_row.addWidget(self.filter_tabs)
+        filter_row.addStretch(1)
+        filter_row.addWidget(self.category_filter)
+        layout.addLayout(filter_row)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.drop_overlay = DropOverlay(central)
@@ -456,6 +471,7 @@ class MainWindow(QMainWindow):
                     max_connections=connections,
                     headers=headers,
                     cookies=cookies,
+                    by_category=self._by_category(target),
                 )
         except (FetchqError, ValueError) as exc:
             problems.append(str(exc))
@@ -481,17 +497,21 @@ class MainWindow(QMainWindow):
                 self._relink_from_browser(expired.id, request)
                 continue
             name = sanitize_filename(request.file_name)
-            target = self.download_dir / name if name else f"{self.download_dir}{os.sep}"
+            folder = self._category_folder(name) if name else self.download_dir
+            target = folder / name if name else f"{self.download_dir}{os.sep}"
             try:
+                if name:
+                    folder.mkdir(parents=True, exist_ok=True)
                 jobs.append(
                     self.queue.download(
                         request.url,
                         target,
                         headers=request.headers,
                         cookies=request.cookie_pairs,
+                        by_category=self._by_category(self.download_dir),
                     )
                 )
-            except (FetchqError, ValueError) as exc:
+            except (FetchqError, ValueError, OSError) as exc:
                 problems.append(f"{request.origin[1]}: {exc}")
         self.model.add(JobSnapshot.of(job) for job in jobs)
         if jobs:
@@ -504,6 +524,30 @@ class MainWindow(QMainWindow):
                 "A download from the browser was not added", "\n".join(problems[:5]), failed=True
             )
         return jobs
+
+    def _by_category(self, folder: Path) -> bool:
+        """Downloads into the default folder go into their category's folder (a setting)."""
+        return self.settings.sort_by_category and Path(folder) == self.download_dir
+
+    def _category_folder(self, name: str) -> Path:
+        """The folder for a file whose name is known already (from the browser)."""
+        if not self.settings.sort_by_category:
+            return self.download_dir
+        category = category_for(name, None, self.queue.categories)
+        return category_folder(self.download_dir, category) if category else self.download_dir
+
+    def _fill_category_filter(self) -> None:
+        combo = self.category_filter
+        current = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("All types", None)
+        for category in self.queue.categories:
+            combo.addItem(category.name, category.name)
+        index = combo.findData(current)
+        combo.setCurrentIndex(max(0, index))
+        combo.blockSignals(False)
+        self.proxy.set_category(combo.currentData())
 
     def _expired_twin(self, request: BrowserRequest) -> Optional[DownloadJob]:
         """The download whose link expired that ``request`` is a new link for: the same file
@@ -1037,6 +1081,7 @@ class MainWindow(QMainWindow):
                         folder / name if name else f"{folder}{os.sep}",
                         priority=entry.priority,
                         checksum=entry.checksum,
+                        by_category=not entry.folder and self._by_category(folder),
                     )
                 )
             except (FetchqError, ValueError, OSError) as exc:
@@ -1147,6 +1192,8 @@ class MainWindow(QMainWindow):
         self.queue.max_connections_per_download = settings.connections_per_file
         limit = settings.speed_limit_kib
         self.queue.speed_limit = limit * 1024 if limit else None
+        self.queue.categories = settings.categories
+        self._fill_category_filter()
 
     def _restore_window_state(self) -> None:
         geometry = self.settings.geometry()

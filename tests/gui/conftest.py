@@ -38,6 +38,8 @@ def qasync_loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 def settings(tmp_path: Path, downloads: Path) -> Settings:
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     settings.download_dir = downloads  # what Settings shows and keeps: never the user's folder
+    # Files land where each test looks for them; tests/gui/test_categories.py sorts by type.
+    settings.sort_by_category = False
     return settings
 
 
