@@ -559,6 +559,10 @@ class SettingsDialog(QDialog):
             QCheckBox("Tell me when a download finishes or fails"), "settings_notifications"
         )
         self.notify_check.setChecked(settings.notifications)
+        self.clipboard_check = named(
+            QCheckBox("Offer links I copy, of the file types below"), "settings_clipboard"
+        )
+        self.clipboard_check.setChecked(settings.watch_clipboard)
 
         form = QFormLayout()
         form.addRow("Default folder:", folder_row)
@@ -575,7 +579,7 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        for check in (self.resume_check, self.tray_check, self.notify_check):
+        for check in (self.resume_check, self.tray_check, self.notify_check, self.clipboard_check):
             layout.addWidget(check)
         layout.addWidget(buttons)
 
@@ -712,6 +716,7 @@ class SettingsDialog(QDialog):
             settings.minimize_to_tray = self.tray_check.isChecked()
         settings.notifications = self.notify_check.isChecked()
         settings.sort_by_category = self.sort_check.isChecked()
+        settings.watch_clipboard = self.clipboard_check.isChecked()
         settings.categories = self.edited_categories()
         settings.sync()
         self.applied.emit()

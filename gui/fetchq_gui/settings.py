@@ -69,6 +69,15 @@ class Settings:
         self.store.setValue("downloads/by_category", bool(on))
 
     @property
+    def watch_clipboard(self) -> bool:
+        """Offer links copied anywhere (of the file types of the categories); off at first."""
+        return self._bool("clipboard/watch", False)
+
+    @watch_clipboard.setter
+    def watch_clipboard(self, on: bool) -> None:
+        self.store.setValue("clipboard/watch", bool(on))
+
+    @property
     def categories(self) -> tuple[Category, ...]:
         """The categories, as the user edited them (fetchq's defaults until then)."""
         raw = self.store.value("downloads/categories", "")

@@ -82,6 +82,7 @@ from .actions import (
 )
 from .bridge import JobSnapshot, QueueBridge
 from .browser_install import Installer, installer
+from .clipboard import ClipboardOffer, ClipboardWatch
 from .dialogs import (
     LIST_FILTERS,
     AddDownloadsDialog,
@@ -267,6 +268,10 @@ class MainWindow(QMainWindow):
         filter_row.addStretch(1)
         filter_row.addWidget(self.category_filter)
         layout.addLayout(filter_row)
+        self.clipboard_offer = ClipboardOffer(central)
+        self.clipboard_offer.accepted.connect(self.add_urls)
+        self.clipboard_watch = ClipboardWatch(self.clipboard_offer)
+        layout.addWidget(self.clipboard_offer)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.drop_overlay = DropOverlay(central)
@@ -1193,6 +1198,10 @@ class MainWindow(QMainWindow):
         limit = settings.speed_limit_kib
         self.queue.speed_limit = limit * 1024 if limit else None
         self.queue.categories = settings.categories
+        self.clipboard_watch.enabled = settings.watch_clipboard
+        self.clipboard_watch.extensions = frozenset(
+            extension for category in settings.categories for extension in category.extensions
+        )
         self._fill_category_filter()
 
     def _restore_window_state(self) -> None:
