@@ -70,6 +70,7 @@ from ._probe import ProbeResult
 from ._progress import TqdmProgress
 from ._queue import DownloadQueueService, JobCallbacks
 from ._retry import RetryPolicy, Timeouts
+from ._schedule import EVERY_DAY, Hours
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
 from ._validation import parse_checksum, validate_cookies, validate_headers, validate_source
@@ -117,9 +118,11 @@ __all__ = [
     "DownloadQueueServiceBase",
     "DownloadRetryEvent",
     "DownloadStartedEvent",
+    "EVERY_DAY",
     "EventBus",
     "FetchqError",
     "HTTPError",
+    "Hours",
     "InsufficientSpaceError",
     "IntegrityError",
     "InvalidChecksumError",

@@ -323,6 +323,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._event_bus = event_bus
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
+        self._held = False
         self.categories: tuple[Category, ...] = DEFAULT_CATEGORIES
         """Where downloads added with ``by_category=True`` go, by file type; replace freely."""
         self._callbacks = callbacks or JobCallbacks()
@@ -1038,6 +1039,18 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self.close()
 
     @property
+    def held(self) -> bool:
+        """While held, no waiting download starts; running ones go on (pause them to stop
+        them). For schedules: the hours when downloads may run."""
+        return self._held
+
+    @held.setter
+    def held(self, value: bool) -> None:
+        with self._lock:
+            self._held = bool(value)
+            self._work_available.notify_all()
+
+    @property
     def max_parallel_dl(self) -> int:
         return self._max_parallel
 
@@ -1355,7 +1368,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
                         self._ramp.stop(me)
                         return
                     delay = None
-                    if self._scheduler:
+                    if self._scheduler and not self._held:
                         delay = start_delay(
                             (other.started for other in self._running.values()),
                             self._max_parallel,

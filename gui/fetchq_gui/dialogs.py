@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time as dt_time
 from html import escape
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,12 +30,15 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
 
 from fetchq import (
+    EVERY_DAY,
     Category,
+    Hours,
     InvalidChecksumError,
     parse_checksum,
     sanitize_filename,
@@ -491,6 +495,51 @@ class LoginDialog(QDialog):
         return self.user_edit.text(), self.password_edit.text()
 
 
+WHEN_DONE_CHOICES = (
+    ("nothing", "Do nothing"),
+    ("quit", "Quit fetchq"),
+    ("command", "Run a command"),
+)
+DAY_NAMES = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+
+
+class _HoursRow:
+    """[x] <what> from [09:00] to [17:00] on [Mo][Tu]…: one schedule's widgets."""
+
+    def __init__(self, key: str, text: str, hours: Optional[Hours], parent: QWidget) -> None:
+        self.check = named(QCheckBox(f"{text} from"), f"settings_{key}_hours")
+        self.start = named(QTimeEdit(), f"settings_{key}_start")
+        self.end = named(QTimeEdit(), f"settings_{key}_end")
+        for edit, value in ((self.start, hours.start if hours else dt_time(9)),
+                            (self.end, hours.end if hours else dt_time(17))):  # fmt: skip
+            edit.setDisplayFormat("HH:mm")
+            edit.setTime(QTime(value.hour, value.minute))
+        self.days = []
+        days = hours.days if hours else EVERY_DAY
+        self.layout = QHBoxLayout()
+        self.layout.addWidget(self.check)
+        self.layout.addWidget(self.start)
+        self.layout.addWidget(QLabel("to"))
+        self.layout.addWidget(self.end)
+        for number, name in enumerate(DAY_NAMES):
+            day = named(QCheckBox(name), f"settings_{key}_day{number}")
+            day.setChecked(number in days)
+            self.days.append(day)
+            self.layout.addWidget(day)
+        self.layout.addStretch(1)
+        self.check.setChecked(hours is not None)
+
+    def hours(self) -> Optional[Hours]:
+        """The hours chosen, or None when off (or when no day is ticked)."""
+        chosen = frozenset(n for n, day in enumerate(self.days) if day.isChecked())
+        if not self.check.isChecked() or not chosen:
+            return None
+        start, end = self.start.time(), self.end.time()
+        return Hours(
+            dt_time(start.hour(), start.minute()), dt_time(end.hour(), end.minute()), chosen
+        )
+
+
 BROWSER_HINT = (
     "Lets the fetchq extension of Chromium, Chrome, Brave, Edge, Vivaldi or Firefox hand "
     "downloads to fetchq. Add the extension to the browser too (see the README)."
@@ -571,6 +620,7 @@ class SettingsDialog(QDialog):
         form.addRow("Speed limit:", limit_row)
         form.addRow("Browsers:", self._browser_row())
         form.addRow("File types:", self._categories_box(settings))
+        form.addRow("Schedule:", self._schedule_box(settings))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -582,6 +632,41 @@ class SettingsDialog(QDialog):
         for check in (self.resume_check, self.tray_check, self.notify_check, self.clipboard_check):
             layout.addWidget(check)
         layout.addWidget(buttons)
+
+    def _schedule_box(self, settings: Settings) -> QVBoxLayout:
+        """Download hours, a speed limit for some hours, and what to do when all is done."""
+        self.hours_rows: dict[str, _HoursRow] = {}
+        column = QVBoxLayout()
+        for key, text in (("downloads", "Download only"), ("limit", "Limit the speed")):
+            row = _HoursRow(key, text, settings.hours(key), self)
+            self.hours_rows[key] = row
+            column.addLayout(row.layout)
+        self.scheduled_limit = named(QDoubleSpinBox(), "settings_scheduled_limit")
+        self.scheduled_limit.setRange(0.1, 10240)
+        self.scheduled_limit.setDecimals(1)
+        self.scheduled_limit.setSuffix(" MiB/s")
+        self.scheduled_limit.setValue(settings.scheduled_limit_kib / 1024)
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(QLabel("…to"))
+        limit_row.addWidget(self.scheduled_limit)
+        limit_row.addStretch(1)
+        column.addLayout(limit_row)
+        self.when_done = named(QComboBox(), "settings_when_done")
+        for value, text in WHEN_DONE_CHOICES:
+            self.when_done.addItem(text, value)
+        self.when_done.setCurrentIndex(max(0, self.when_done.findData(settings.when_done)))
+        self.when_done_command = named(QLineEdit(settings.when_done_command), "settings_command")
+        self.when_done_command.setPlaceholderText("e.g. systemctl suspend")
+        self.when_done.currentIndexChanged.connect(
+            lambda _i: self.when_done_command.setEnabled(self.when_done.currentData() == "command")
+        )
+        self.when_done_command.setEnabled(settings.when_done == "command")
+        done_row = QHBoxLayout()
+        done_row.addWidget(QLabel("When all downloads are done:"))
+        done_row.addWidget(self.when_done)
+        done_row.addWidget(self.when_done_command, 1)
+        column.addLayout(done_row)
+        return column
 
     def _categories_box(self, settings: Settings) -> QVBoxLayout:
         """Sort by type, and the table of types: a row per category, its folder (under the
@@ -717,6 +802,11 @@ class SettingsDialog(QDialog):
         settings.notifications = self.notify_check.isChecked()
         settings.sort_by_category = self.sort_check.isChecked()
         settings.watch_clipboard = self.clipboard_check.isChecked()
+        for key, row in self.hours_rows.items():
+            settings.set_hours(key, row.hours())
+        settings.scheduled_limit_kib = max(1, round(self.scheduled_limit.value() * 1024))
+        settings.when_done = str(self.when_done.currentData())
+        settings.when_done_command = self.when_done_command.text().strip()
         settings.categories = self.edited_categories()
         settings.sync()
         self.applied.emit()

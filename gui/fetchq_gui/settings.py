@@ -10,7 +10,9 @@ from urllib.parse import quote
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from fetchq import DEFAULT_CATEGORIES, Category
+from fetchq import DEFAULT_CATEGORIES, Category, Hours
+
+from .scheduling import Plan
 
 
 def default_download_dir() -> Path:
@@ -67,6 +69,66 @@ class Settings:
     @sort_by_category.setter
     def sort_by_category(self, on: bool) -> None:
         self.store.setValue("downloads/by_category", bool(on))
+
+    def hours(self, key: str) -> Optional[Hours]:
+        """The hours kept under ``schedule/<key>``, or None when off (or unreadable)."""
+        if not self._bool(f"schedule/{key}_on", False):
+            return None
+        try:
+            days = frozenset(
+                int(d) for d in str(self.store.value(f"schedule/{key}_days", "0,1,2,3,4,5,6"))
+                .split(",") if d.strip()
+            )  # fmt: skip
+            return Hours.parse(
+                str(self.store.value(f"schedule/{key}_start", "00:00")),
+                str(self.store.value(f"schedule/{key}_end", "00:00")),
+                days,
+            )
+        except ValueError:
+            return None
+
+    def set_hours(self, key: str, hours: Optional[Hours]) -> None:
+        self.store.setValue(f"schedule/{key}_on", hours is not None)
+        if hours is not None:
+            self.store.setValue(f"schedule/{key}_start", hours.start.strftime("%H:%M"))
+            self.store.setValue(f"schedule/{key}_end", hours.end.strftime("%H:%M"))
+            self.store.setValue(f"schedule/{key}_days", ",".join(map(str, sorted(hours.days))))
+
+    @property
+    def scheduled_limit_kib(self) -> int:
+        return self._int("schedule/limit_kib", 1024, 1)
+
+    @scheduled_limit_kib.setter
+    def scheduled_limit_kib(self, value: int) -> None:
+        self.store.setValue("schedule/limit_kib", int(value))
+
+    @property
+    def when_done(self) -> str:
+        """``nothing``, ``quit`` or ``command``: what to do once every download is done."""
+        value = str(self.store.value("schedule/when_done", "nothing"))
+        return value if value in ("nothing", "quit", "command") else "nothing"
+
+    @when_done.setter
+    def when_done(self, value: str) -> None:
+        self.store.setValue("schedule/when_done", value)
+
+    @property
+    def when_done_command(self) -> str:
+        return str(self.store.value("schedule/when_done_command", ""))
+
+    @when_done_command.setter
+    def when_done_command(self, value: str) -> None:
+        self.store.setValue("schedule/when_done_command", value)
+
+    def plan(self) -> Plan:
+        """The schedule as the scheduler applies it."""
+        base = self.speed_limit_kib
+        return Plan(
+            download_hours=self.hours("downloads"),
+            limit_hours=self.hours("limit"),
+            scheduled_limit=self.scheduled_limit_kib * 1024,
+            base_limit=base * 1024 if base else None,
+        )
 
     @property
     def watch_clipboard(self) -> bool:

@@ -72,6 +72,7 @@ from fetchq import (
 from .about import about_text
 from .actions import (
     ACTIONS,
+    ACTIVE,
     CONTEXT_MENU,
     MENUS,
     TERMINAL,
@@ -101,6 +102,7 @@ from .model import JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
 from .native_messaging import BrowserRequest
 from .notifications import Notifier, finished_messages
 from .qt_helpers import async_slot, move_to_trash
+from .scheduling import Scheduler, run_detached, when_done_command
 from .settings import Settings
 from .status import StatusPresenter, plural
 from .tray import Tray
@@ -206,6 +208,9 @@ class MainWindow(QMainWindow):
         self.tray.quit_requested.connect(self.quit_app)
         self.notifier = Notifier(self.tray, self.statusBar(), self)
         self.logins = LoginStore(self.settings)
+        self.scheduler = Scheduler(self.queue, parent=self)
+        self.scheduler.allowed_changed.connect(self._schedule_changed)
+        self._was_busy = False
         self._login_dialogs: dict[str, LoginDialog] = {}
         self._remembered_tried: set[int] = set()
         self.browser_installer: Callable[[], Installer] = installer
@@ -411,6 +416,29 @@ class MainWindow(QMainWindow):
         text = self.status.show_counts(everything, speed)
         self.tray.set_status(f"{text}{' · ' + speed if speed else ''}")
         self._show_files()
+        self._check_all_done(everything)
+
+    def _check_all_done(self, everything: Sequence[JobSnapshot]) -> None:
+        """Once every download is done (none waits or runs, and the schedule holds none
+        back), do what the user chose: nothing, quit, or run their command."""
+        busy = any(s.status in ACTIVE for s in everything)
+        was_busy, self._was_busy = self._was_busy, busy
+        if not was_busy or busy or not self.scheduler.allowed:
+            return
+        choice = self.settings.when_done
+        if choice == "quit":
+            self.notifier.notify("All downloads are done", "fetchq quits, as asked")
+            QTimer.singleShot(0, self.quit_app)
+        elif choice == "command":
+            command = self.settings.when_done_command
+            try:
+                run_detached(when_done_command(command))
+            except (OSError, ValueError) as exc:
+                self.notifier.notify(
+                    "All downloads are done", f"but “{command}” did not run: {exc}", failed=True
+                )
+                return
+            self.status.message(f"All downloads are done: ran {command}")
 
     def _job_changed(self, snapshot: JobSnapshot) -> None:
         if snapshot.package_id is not None:
@@ -529,6 +557,14 @@ class MainWindow(QMainWindow):
                 "A download from the browser was not added", "\n".join(problems[:5]), failed=True
             )
         return jobs
+
+    def _schedule_changed(self, allowed: bool) -> None:
+        hours = self.settings.hours("downloads")
+        span = f"{hours.start:%H:%M}-{hours.end:%H:%M}" if hours else ""
+        if allowed:
+            self.status.message(f"Download hours ({span}): downloads go on")
+        else:
+            self.status.message(f"Outside the download hours ({span}): downloads wait", 0)
 
     def _by_category(self, folder: Path) -> bool:
         """Downloads into the default folder go into their category's folder (a setting)."""
@@ -1195,9 +1231,8 @@ class MainWindow(QMainWindow):
         settings = self.settings
         self.queue.max_parallel_dl = settings.parallel_downloads
         self.queue.max_connections_per_download = settings.connections_per_file
-        limit = settings.speed_limit_kib
-        self.queue.speed_limit = limit * 1024 if limit else None
         self.queue.categories = settings.categories
+        self.scheduler.apply(settings.plan())
         self.clipboard_watch.enabled = settings.watch_clipboard
         self.clipboard_watch.extensions = frozenset(
             extension for category in settings.categories for extension in category.extensions
