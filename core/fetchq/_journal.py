@@ -14,7 +14,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional, Union
@@ -221,6 +221,35 @@ class Journal:
                 _UPSERT.format(values=values),
                 [field for record in chunk for field in _row(record)],
             )
+
+    def search_finished(self, text: str, offset: int, limit: int) -> list[JournalRecord]:
+        """Completed and cancelled downloads whose link or file path holds ``text`` (any case),
+        newest first; for the history the queue does not keep in memory."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._write_lock:
+            rows = self._db.execute(
+                "SELECT id, version, status, resume, data FROM jobs "
+                "WHERE status IN ('completed', 'cancelled') "
+                "AND (json_extract(data, '$.source') LIKE ?1 ESCAPE '\\' "
+                "OR json_extract(data, '$.download_path') LIKE ?1 ESCAPE '\\') "
+                "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+                (pattern, limit, offset),
+            ).fetchall()
+        return [JournalRecord(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
+
+    def delete_history(self, keep: Iterable[int]) -> None:
+        """Remove completed and cancelled single downloads, but those in ``keep``."""
+        kept = set(keep)
+        with self._write_lock:
+            ids = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT id FROM jobs WHERE status IN ('completed', 'cancelled') "
+                    "AND instr(data, '\"package_id\":null') > 0"
+                )
+                if row[0] not in kept
+            ]
+            self._db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])
 
     def close(self) -> None:
         with self._write_lock:

@@ -98,6 +98,9 @@ from ._validation import (
 if TYPE_CHECKING:
     import requests
 
+_HISTORY_STATUSES = frozenset({"completed", "cancelled"})
+_NOT_IN_A_PACKAGE = '"package_id":null'
+
 Cookies = Union[str, Mapping[str, str], Sequence[tuple[str, str]], None]
 """``"a=1; b=2"``, ``{"a": "1"}`` or ``[("a", "1")]``: a download's cookies."""
 
@@ -293,6 +296,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         journal: Union[str, os.PathLike[str], None] = None,
         resume_restored: bool = True,
         on_restore: Optional[Callable[[DownloadJob], None]] = None,
+        history_in_memory: Optional[int] = None,
         callbacks: Optional[JobCallbacks] = None,
         transfer_settings: Optional[TransferSettings] = None,
         address_policy: Optional[Callable[[str], bool]] = None,
@@ -324,6 +328,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
         self._held = False
+        self._left_in_journal = 0
         self.categories: tuple[Category, ...] = DEFAULT_CATEGORIES
         """Where downloads added with ``by_category=True`` go, by file type; replace freely."""
         self._callbacks = callbacks or JobCallbacks()
@@ -381,7 +386,10 @@ class DownloadQueueService(DownloadQueueServiceBase):
         if journal is not None:
             self._journal = Journal(journal)
             try:
-                self._restore(self._journal.load(), resume_restored, on_restore)
+                records = self._journal.load()
+                if history_in_memory is not None:
+                    records = self._leave_history(records, history_in_memory)
+                self._restore(records, resume_restored, on_restore)
             except BaseException:
                 self._journal.close()
                 raise
@@ -930,7 +938,11 @@ class DownloadQueueService(DownloadQueueServiceBase):
             for job in [job for job in self._jobs.values() if job.in_terminal_state]:
                 if job.package_id is None:
                     self._forget(job)
+            kept = set(self._jobs)
         self._flush_journal()
+        if self._journal is not None and self._left_in_journal:
+            self._journal.delete_history(kept)  # the history not in memory goes too
+            self._left_in_journal = 0
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Wait until no job is waiting or running (paused ones do not count); False on timeout.
@@ -1732,6 +1744,49 @@ class DownloadQueueService(DownloadQueueServiceBase):
     def _forget_if_removed(self, job: DownloadJob) -> None:
         if job.id in self._remove_when_done and job.in_terminal_state:
             self._forget(job)
+
+    def _leave_history(self, records: Sequence[JournalRecord], keep: int) -> list[JournalRecord]:
+        """The records to restore: all but the completed and cancelled single downloads older
+        than the newest ``keep``, which stay in the journal (:meth:`history`). Decided on the
+        stored status and text, before any record is parsed: that is what costs."""
+        finished = [
+            r.id for r in records if r.status in _HISTORY_STATUSES and _NOT_IN_A_PACKAGE in r.data
+        ]
+        left = set(sorted(finished)[: max(0, len(finished) - keep)])
+        if records:
+            self._next_id = max(self._next_id, max(r.id for r in records) + 1)
+        self._left_in_journal = len(left)
+        return [r for r in records if r.id not in left]
+
+    def history(self, search: str = "", offset: int = 0, limit: int = 100) -> list[DownloadJob]:
+        """Finished downloads the journal holds but memory does not (see ``history_in_memory``),
+        newest first; ``search`` matches their link or file path, in any case. The jobs are
+        copies to look at: the queue does not run them."""
+        if self._journal is None:
+            return []
+        with self._lock:
+            in_memory = set(self._jobs)
+        records = self._journal.search_finished(search, 0, offset + limit + len(in_memory))
+        found = []
+        for record in [r for r in records if r.id not in in_memory][offset : offset + limit]:
+            try:
+                job = DownloadJob.model_validate_json(record.data)
+            except ValidationError:
+                continue  # one unreadable record hides itself, not the rest
+            job.id = record.id
+            found.append(job)
+        return found
+
+    def forget_history(self, ids: Iterable[int]) -> None:
+        """Remove finished downloads from the journal (and from the list, if there)."""
+        gone = list(ids)
+        with self._lock:
+            for job_id in gone:
+                job = self._jobs.get(job_id)
+                if job is not None and job.in_terminal_state:
+                    self._forget(job)
+            self._journal_queue.extend(gone)
+        self._flush_journal()
 
     def _restored(self, model: type[_AnyJob], record: JournalRecord) -> _AnyJob:
         """A job (or multi-file job) read back from its journal record, owned by this queue;

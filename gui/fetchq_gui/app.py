@@ -31,6 +31,9 @@ from .single_instance import SingleInstance, instance_key
 from .window import MainWindow
 
 JOURNAL_NAME = "downloads.sqlite3"
+HISTORY_IN_MEMORY = 500
+"""Finished downloads shown at start; older ones stay in the journal, found by the search
+box or by scrolling to the end of the list."""
 
 
 class _Version(argparse.Action):
@@ -86,6 +89,7 @@ def open_queue(journal: Path, settings: Settings) -> Optional[DownloadQueueServi
             max_connections_per_download=settings.connections_per_file,
             journal=journal,
             resume_restored=settings.resume_at_start,
+            history_in_memory=HISTORY_IN_MEMORY,
         )
     except JournalError as exc:
         box = QMessageBox(

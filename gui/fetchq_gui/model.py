@@ -40,6 +40,7 @@ PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 4
 CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 20
+SEARCH_ROLE = Qt.ItemDataRole.UserRole + 21
 PACKAGE_ROLE = Qt.ItemDataRole.UserRole + 5
 """The id of the multi-file job a file row belongs to, or None."""
 
@@ -208,6 +209,8 @@ class JobTableModel(QAbstractTableModel):
             return row.snapshot.status
         if role == CATEGORY_ROLE:
             return row.snapshot.category
+        if role == SEARCH_ROLE:
+            return f"{row.snapshot.name}\n{row.snapshot.source}\n{row.snapshot.download_path}"
         if role == PACKAGE_ROLE:
             return row.snapshot.package_id
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -476,6 +479,7 @@ class JobFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._filter = Filter.ALL
         self._category: Optional[str] = None
+        self._search = ""
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -496,8 +500,18 @@ class JobFilterProxy(QSortFilterProxyModel):
             self._category = category
             self.endFilterChange()
 
+    def set_search(self, text: str) -> None:
+        """Show only downloads whose name or link holds ``text`` (any case)."""
+        text = text.casefold()
+        if text != self._search:
+            self.beginFilterChange()
+            self._search = text
+            self.endFilterChange()
+
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         index = self.sourceModel().index(source_row, 0, source_parent)
+        if self._search and self._search not in str(index.data(SEARCH_ROLE)).casefold():
+            return False
         if self._category is not None and index.data(CATEGORY_ROLE) != self._category:
             return False
         if self._filter == Filter.ALL:

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
+    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -110,6 +111,8 @@ from .units import human_size, human_speed
 from .urls import ParsedUrls, extract_urls
 from .views import JobTableView, fit_columns
 
+HISTORY_PAGE = 200
+"""Older downloads read from the journal at a time (a search, or the end of the list)."""
 MAX_LIST_BYTES = 20 << 20
 """An imported list larger than this is refused: a list of links is far smaller."""
 
@@ -211,6 +214,9 @@ class MainWindow(QMainWindow):
         self.scheduler = Scheduler(self.queue, parent=self)
         self.scheduler.allowed_changed.connect(self._schedule_changed)
         self._was_busy = False
+        self._history_rows: set[int] = set()
+        self._history_more = True
+        self._history_loading = False
         self._login_dialogs: dict[str, LoginDialog] = {}
         self._remembered_tried: set[int] = set()
         self.browser_installer: Callable[[], Installer] = installer
@@ -233,6 +239,7 @@ class MainWindow(QMainWindow):
         self.table.setModel(self.proxy)
         self.table.customContextMenuRequested.connect(self.show_context_menu)
         self.table.doubleClicked.connect(lambda _index: self.open_file())
+        self.table.verticalScrollBar().valueChanged.connect(self._at_the_end)
         fit_columns(self.table)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
 
@@ -271,6 +278,15 @@ class MainWindow(QMainWindow):
         filter_row.setContentsMargins(0, 0, 4, 0)
         filter_row.addWidget(self.filter_tabs)
         filter_row.addStretch(1)
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setObjectName("search_edit")
+        self.search_edit.setPlaceholderText("Search name or link")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMaximumWidth(260)
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(self._search)
+        self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
+        filter_row.addWidget(self.search_edit)
         filter_row.addWidget(self.category_filter)
         layout.addLayout(filter_row)
         self.clipboard_offer = ClipboardOffer(central)
@@ -565,6 +581,48 @@ class MainWindow(QMainWindow):
             self.status.message(f"Download hours ({span}): downloads go on")
         else:
             self.status.message(f"Outside the download hours ({span}): downloads wait", 0)
+
+    # -- history ----------------------------------------------------------------------------
+
+    def _search(self) -> None:
+        """Filter the list by the search text, and look for older downloads in the journal."""
+        text = self.search_edit.text().strip()
+        self.proxy.set_search(text)
+        self._drop_history_rows()
+        if text:
+            self._load_history(text, 0)
+
+    def _at_the_end(self, value: int) -> None:
+        """Scrolled to the end: the next page of older downloads, from the journal."""
+        if value and value == self.table.verticalScrollBar().maximum() and self._history_more:
+            self._load_history(self.search_edit.text().strip(), len(self._history_rows))
+
+    @async_slot(str, int)
+    async def _load_history(self, search: str, offset: int) -> None:
+        if self._history_loading:
+            return
+        self._history_loading = True
+        try:
+            loop = asyncio.get_running_loop()
+            page = await loop.run_in_executor(
+                self._executor,
+                functools.partial(self.queue.history, search, offset, HISTORY_PAGE),
+            )
+        finally:
+            self._history_loading = False
+        if search != self.search_edit.text().strip():
+            return  # typed on meanwhile: a newer search is on its way
+        self._history_more = len(page) == HISTORY_PAGE
+        fresh = [JobSnapshot.of(job) for job in page if job.id not in self._history_rows]
+        self._history_rows.update(snapshot.id for snapshot in fresh)
+        self.model.add(fresh)
+
+    def _drop_history_rows(self) -> None:
+        """Rows read from the journal go when the search changes: memory stays small."""
+        if self._history_rows:
+            self.model.remove(list(self._history_rows))
+            self._history_rows.clear()
+        self._history_more = True
 
     def _by_category(self, folder: Path) -> bool:
         """Downloads into the default folder go into their category's folder (a setting)."""
@@ -863,7 +921,8 @@ class MainWindow(QMainWindow):
         finished = []
         for snapshot in self.selected_snapshots():
             jobs = self._jobs([snapshot])
-            if not jobs:
+            if not jobs:  # a finished download from the history in the journal
+                self.queue.forget_history([snapshot.id])
                 finished.append(snapshot.id)
                 continue
             job = jobs[0]
