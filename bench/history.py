@@ -47,8 +47,8 @@ os._exit(0)
 
 
 def write_history(folder: Path, count: int) -> None:
-    from fetchq import DownloadJob, DownloadJobStatus  # noqa: PLC0415
-    from fetchq._journal import Journal, JournalRecord  # noqa: PLC0415
+    from fetchq import DownloadJob, DownloadJobStatus
+    from fetchq._journal import Journal, JournalRecord
 
     downloads = folder / "Downloads"
     downloads.mkdir(parents=True, exist_ok=True)
