@@ -172,6 +172,10 @@ class DownloadJob(DownloadJobBase):
     resume_required: bool = Field(
         default=False, description="Paused because the server refused to resume the partial file"
     )
+    group: Optional[str] = Field(
+        default=None,
+        description="The named queue it waits in (its own parallel limit and hours); None: none",
+    )
     by_category: bool = Field(
         default=False,
         description="Into a folder: put the file in its category's folder under it",

@@ -328,6 +328,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._max_parallel = max_parallel_dl
         self._max_connections = max_connections_per_download
         self._held = False
+        self._group_rules: dict[str, tuple[Optional[int], bool]] = {}
         self._left_in_journal = 0
         self.categories: tuple[Category, ...] = DEFAULT_CATEGORIES
         """Where downloads added with ``by_category=True`` go, by file type; replace freely."""
@@ -421,6 +422,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         cookies: Cookies = None,
         login: Optional[tuple[str, str]] = None,
         by_category: bool = False,
+        group: Optional[str] = None,
     ) -> DownloadJob:
         """Queue ``source`` for download to ``dest`` and return its job.
 
@@ -438,6 +440,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         job.cookies = validate_cookies(cookies)
         job.login = validate_login(login, None)
         job.by_category = by_category and job.download_path is None and path.is_dir()
+        job.group = group
         # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
         job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
@@ -456,6 +459,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         headers: Optional[Mapping[str, str]] = None,
         cookies: Cookies = None,
         by_category: bool = False,
+        group: Optional[str] = None,
     ) -> list[DownloadJob]:
         """Queue several URLs into one folder at once, in order; all or none.
 
@@ -480,6 +484,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             job.headers = dict(extra_headers)
             job.cookies = cookie_header
             job.by_category = by_category and path.is_dir()
+            job.group = group
         return self._submit_all(jobs)
 
     def multifile_download(
@@ -1050,6 +1055,31 @@ class DownloadQueueService(DownloadQueueServiceBase):
     ) -> None:
         self.close()
 
+    def set_group(self, name: str, max_parallel: Optional[int] = None, held: bool = False) -> None:
+        """Rules for a named queue (jobs whose ``group`` is ``name``): at most ``max_parallel``
+        of them run at once (None: no limit of its own), and none starts while ``held``."""
+        if max_parallel is not None and max_parallel < 1:
+            raise ValueError("a queue runs at least one download at once")
+        with self._lock:
+            if max_parallel is None and not held:
+                self._group_rules.pop(name, None)
+            else:
+                self._group_rules[name] = (max_parallel, held)
+            self._work_available.notify_all()
+
+    def _blocked(self, job: DownloadJob) -> bool:
+        """Whether the job's named queue lets it start now (lock held)."""
+        rules = self._group_rules.get(job.group) if job.group is not None else None
+        if rules is None:
+            return False
+        limit, held = rules
+        if held:
+            return True
+        if limit is None:
+            return False
+        running = sum(1 for r in self._running.values() if r.job.group == job.group)
+        return running >= limit
+
     @property
     def held(self) -> bool:
         """While held, no waiting download starts; running ones go on (pause them to stop
@@ -1387,7 +1417,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
                             time.monotonic(),
                         )
                         if delay == 0.0:
-                            job = self._scheduler.pop()
+                            job = self._scheduler.pop(self._blocked if self._group_rules else None)
                             if job is not None:
                                 break
                             delay = None

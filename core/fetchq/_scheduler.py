@@ -57,14 +57,26 @@ class Scheduler:
         """The job stopped waiting (paused, cancelled, removed): it will not come up."""
         self._queued.pop(job_id, None)
 
-    def pop(self) -> Optional[DownloadJob]:
-        """The next job to run, taken off the queue; None if none waits."""
-        while self._heap:
-            job = self._current(heapq.heappop(self._heap))
-            if job is not None:
+    def pop(self, blocked: Optional[Callable[[DownloadJob], bool]] = None) -> Optional[DownloadJob]:
+        """The next job to run, taken off the queue; None if none waits. Jobs ``blocked``
+        says may not start now (their named queue is full or outside its hours) keep their
+        places and are passed over."""
+        passed: list[QueueEntry] = []
+        try:
+            while self._heap:
+                entry = heapq.heappop(self._heap)
+                job = self._current(entry)
+                if job is None:
+                    continue
+                if blocked is not None and blocked(job):
+                    passed.append(entry)
+                    continue
                 del self._queued[job.id]
                 return job
-        return None
+            return None
+        finally:
+            for entry in passed:
+                heapq.heappush(self._heap, entry)
 
     def upcoming(self, count: int) -> list[DownloadJob]:
         """The next ``count`` jobs, in order, left in the queue."""

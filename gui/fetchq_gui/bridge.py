@@ -61,6 +61,8 @@ class JobSnapshot:
     """Failed with a 401: the server's ``WWW-Authenticate``, for the login dialog."""
     category: Optional[str] = None
     """The category its file went into (Video, Music, ...), once the server named it."""
+    group: Optional[str] = None
+    """The named queue it waits in."""
 
     @classmethod
     def of(cls, job: DownloadJob, root: Optional[Path] = None) -> JobSnapshot:
@@ -81,6 +83,7 @@ class JobSnapshot:
             link_expired=job.link_expired,
             auth_challenge=job.auth_challenge,
             category=job.category,
+            group=job.group,
         )
 
     @classmethod

@@ -48,6 +48,7 @@ from fetchq import (
 
 from .browser_install import Installer
 from .qt_helpers import named
+from .scheduling import NamedQueue
 from .settings import Settings
 from .urls import ParsedUrls, extract_urls, suggest_package_name
 
@@ -119,6 +120,8 @@ class AddRequest:
     headers: tuple[tuple[str, str], ...] = ()
     """Extra request headers, to each link's own site only."""
     cookies: Optional[str] = None
+    group: Optional[str] = None
+    """The named queue the downloads wait in (None: the main queue)."""
 
 
 def header_lines(text: str) -> tuple[tuple[str, str], ...]:
@@ -207,6 +210,12 @@ class AddDownloadsDialog(QDialog):
         form.addRow("", package_row)
         form.addRow("File name:", self.name_edit)
         form.addRow("Priority:", self.priority_spin)
+        self.queue_combo = named(QComboBox(), "queue_combo")
+        self.queue_combo.addItem("Main queue", None)
+        for queue in settings.queues:
+            self.queue_combo.addItem(queue.name, queue.name)
+        self.queue_combo.setEnabled(self.queue_combo.count() > 1)
+        form.addRow("Queue:", self.queue_combo)
         form.addRow("Connections per file:", self.connections_spin)
         form.addRow("Checksum:", self.checksum_edit)
         form.addRow("Access token:", self.token_edit)
@@ -366,6 +375,7 @@ class AddDownloadsDialog(QDialog):
             else None,
             headers=header_lines(self.headers_edit.toPlainText()),
             cookies=self.cookies_edit.text().strip() or None,
+            group=self.queue_combo.currentData(),
         )
 
     def _accept(self) -> None:
@@ -621,6 +631,7 @@ class SettingsDialog(QDialog):
         form.addRow("Browsers:", self._browser_row())
         form.addRow("File types:", self._categories_box(settings))
         form.addRow("Schedule:", self._schedule_box(settings))
+        form.addRow("Queues:", self._queues_box(settings))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -632,6 +643,61 @@ class SettingsDialog(QDialog):
         for check in (self.resume_check, self.tray_check, self.notify_check, self.clipboard_check):
             layout.addWidget(check)
         layout.addWidget(buttons)
+
+    def _queues_box(self, settings: Settings) -> QVBoxLayout:
+        """Named queues: a name, how many of its downloads run at once, and its hours
+        (``22:00-06:00``, every day; empty: any time)."""
+        self.queues_table = named(QTableWidget(0, 3), "settings_queues")
+        self.queues_table.setHorizontalHeaderLabels(["Queue", "At once", "Hours"])
+        self.queues_table.horizontalHeader().setStretchLastSection(True)
+        self.queues_table.verticalHeader().setVisible(False)
+        self.queues_table.setMinimumHeight(90)
+        for queue in settings.queues:
+            hours = f"{queue.hours.start:%H:%M}-{queue.hours.end:%H:%M}" if queue.hours else ""
+            self._add_queue_row(queue.name, str(queue.max_parallel), hours)
+        add = named(QPushButton("Add queue"), "settings_queue_add")
+        add.clicked.connect(lambda: self._add_queue_row("", "1", ""))
+        remove = named(QPushButton("Remove"), "settings_queue_remove")
+        remove.clicked.connect(lambda: self.queues_table.removeRow(self.queues_table.currentRow()))
+        self.queues_problem = named(QLabel(), "settings_queues_problem")
+        self.queues_problem.setStyleSheet("color: #a50e0e")
+        self.queues_problem.hide()
+        buttons = QHBoxLayout()
+        buttons.addWidget(add)
+        buttons.addWidget(remove)
+        buttons.addStretch(1)
+        column = QVBoxLayout()
+        column.addWidget(self.queues_table)
+        column.addLayout(buttons)
+        column.addWidget(self.queues_problem)
+        return column
+
+    def _add_queue_row(self, name: str, at_once: str, hours: str) -> None:
+        table = self.queues_table
+        row = table.rowCount()
+        table.insertRow(row)
+        for column, text in enumerate((name, at_once, hours)):
+            table.setItem(row, column, QTableWidgetItem(text))
+
+    def edited_queues(self) -> tuple[NamedQueue, ...]:
+        """The table as named queues; ValueError naming the row that does not read."""
+        table = self.queues_table
+        found: list[NamedQueue] = []
+        for row in range(table.rowCount()):
+            cells = [table.item(row, column) for column in range(3)]
+            name, at_once, hours = (cell.text().strip() if cell else "" for cell in cells)
+            if not name:
+                continue
+            if name in (q.name for q in found):
+                raise ValueError(f"two queues are called {name}")
+            if not at_once.isdigit() or int(at_once) < 1:
+                raise ValueError(f"{name}: at once is a number, 1 or more")
+            span = None
+            if hours:
+                start, _, end = hours.partition("-")
+                span = Hours.parse(start, end)
+            found.append(NamedQueue(name, int(at_once), span))
+        return tuple(found)
 
     def _schedule_box(self, settings: Settings) -> QVBoxLayout:
         """Download hours, a speed limit for some hours, and what to do when all is done."""
@@ -790,6 +856,13 @@ class SettingsDialog(QDialog):
 
     def _accept(self) -> None:
         settings = self._settings
+        try:
+            queues = self.edited_queues()
+        except ValueError as exc:
+            self.queues_problem.setText(f"Queues: {exc}")
+            self.queues_problem.show()
+            return
+        settings.queues = queues
         folder = self.folder_edit.text().strip()
         if folder:
             settings.download_dir = Path(folder).expanduser()

@@ -41,6 +41,9 @@ JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 3
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 4
 CATEGORY_ROLE = Qt.ItemDataRole.UserRole + 20
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 21
+GROUP_ROLE = Qt.ItemDataRole.UserRole + 22
+ALL_QUEUES = "\0all"
+"""The queue filter's "every queue" (None is the main queue)."""
 PACKAGE_ROLE = Qt.ItemDataRole.UserRole + 5
 """The id of the multi-file job a file row belongs to, or None."""
 
@@ -209,6 +212,8 @@ class JobTableModel(QAbstractTableModel):
             return row.snapshot.status
         if role == CATEGORY_ROLE:
             return row.snapshot.category
+        if role == GROUP_ROLE:
+            return row.snapshot.group
         if role == SEARCH_ROLE:
             return f"{row.snapshot.name}\n{row.snapshot.source}\n{row.snapshot.download_path}"
         if role == PACKAGE_ROLE:
@@ -480,6 +485,7 @@ class JobFilterProxy(QSortFilterProxyModel):
         self._filter = Filter.ALL
         self._category: Optional[str] = None
         self._search = ""
+        self._group: Optional[str] = ALL_QUEUES
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -500,6 +506,13 @@ class JobFilterProxy(QSortFilterProxyModel):
             self._category = category
             self.endFilterChange()
 
+    def set_group(self, group: Optional[str]) -> None:
+        """Show only one queue's downloads (None: the main queue; ALL_QUEUES: all)."""
+        if group != self._group:
+            self.beginFilterChange()
+            self._group = group
+            self.endFilterChange()
+
     def set_search(self, text: str) -> None:
         """Show only downloads whose name or link holds ``text`` (any case)."""
         text = text.casefold()
@@ -511,6 +524,8 @@ class JobFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         index = self.sourceModel().index(source_row, 0, source_parent)
         if self._search and self._search not in str(index.data(SEARCH_ROLE)).casefold():
+            return False
+        if self._group != ALL_QUEUES and index.data(GROUP_ROLE) != self._group:
             return False
         if self._category is not None and index.data(CATEGORY_ROLE) != self._category:
             return False

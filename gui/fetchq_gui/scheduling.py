@@ -22,6 +22,15 @@ WHEN_DONE = ("nothing", "quit", "command")
 
 
 @dataclass(frozen=True)
+class NamedQueue:
+    """A queue the user named: how many of its downloads run at once, and its hours."""
+
+    name: str
+    max_parallel: int = 1
+    hours: Optional[Hours] = None
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the user scheduled: None for what is not."""
 
@@ -32,6 +41,7 @@ class Plan:
     """Bytes per second within ``limit_hours``."""
     base_limit: Optional[int] = None
     """The speed limit the rest of the time."""
+    queues: tuple[NamedQueue, ...] = ()
 
 
 def decide(plan: Plan, now: datetime) -> tuple[bool, Optional[int]]:
@@ -46,7 +56,7 @@ def decide(plan: Plan, now: datetime) -> tuple[bool, Optional[int]]:
 def next_check(plan: Plan, now: datetime) -> datetime:
     """When the decision may change next, at most :data:`CHECK_AT_LEAST_EVERY` away."""
     moments = [now + CHECK_AT_LEAST_EVERY]
-    for hours in (plan.download_hours, plan.limit_hours):
+    for hours in (plan.download_hours, plan.limit_hours, *(q.hours for q in plan.queues)):
         change = hours.next_change(now) if hours is not None else None
         if change is not None:
             moments.append(change)
@@ -95,6 +105,9 @@ class Scheduler(QObject):
                 self._hold()
             self.allowed_changed.emit(allowed)
         self.queue.held = not allowed
+        for named in self.plan.queues:
+            outside = named.hours is not None and not named.hours.contains(now)
+            self.queue.set_group(named.name, named.max_parallel, held=outside)
         wait = (next_check(self.plan, now) - now).total_seconds()
         self._timer.start(max(1000, int(wait * 1000) + 500))
 

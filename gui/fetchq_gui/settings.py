@@ -12,7 +12,7 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from fetchq import DEFAULT_CATEGORIES, Category, Hours
 
-from .scheduling import Plan
+from .scheduling import NamedQueue, Plan
 
 
 def default_download_dir() -> Path:
@@ -128,7 +128,37 @@ class Settings:
             limit_hours=self.hours("limit"),
             scheduled_limit=self.scheduled_limit_kib * 1024,
             base_limit=base * 1024 if base else None,
+            queues=self.queues,
         )
+
+    @property
+    def queues(self) -> tuple[NamedQueue, ...]:
+        """The named queues, in the order the user put them."""
+        try:
+            items = json.loads(str(self.store.value("queues/list", "[]")))
+            return tuple(
+                NamedQueue(
+                    str(item["name"]),
+                    max(1, int(item.get("max_parallel", 1))),
+                    Hours.parse(item["start"], item["end"]) if item.get("start") else None,
+                )
+                for item in items
+            )
+        except (ValueError, KeyError, TypeError):
+            return ()
+
+    @queues.setter
+    def queues(self, queues: Sequence[NamedQueue]) -> None:
+        items = [
+            {
+                "name": q.name,
+                "max_parallel": q.max_parallel,
+                "start": q.hours.start.strftime("%H:%M") if q.hours else None,
+                "end": q.hours.end.strftime("%H:%M") if q.hours else None,
+            }
+            for q in queues
+        ]
+        self.store.setValue("queues/list", json.dumps(items))
 
     @property
     def watch_clipboard(self) -> bool:

@@ -99,7 +99,7 @@ from .errors import error_details, human_exception
 from .files_pane import FilesPane
 from .icons import app_icon, icon
 from .logins import LoginStore, origin_key
-from .model import JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
+from .model import ALL_QUEUES, JOB_ID_ROLE, Filter, JobFilterProxy, JobTableModel
 from .native_messaging import BrowserRequest
 from .notifications import Notifier, finished_messages
 from .qt_helpers import async_slot, move_to_trash
@@ -288,6 +288,13 @@ class MainWindow(QMainWindow):
         self.search_edit.textChanged.connect(lambda _t: self._search_timer.start())
         filter_row.addWidget(self.search_edit)
         filter_row.addWidget(self.category_filter)
+        self.queue_filter = QComboBox(self)
+        self.queue_filter.setObjectName("queue_filter")
+        self.queue_filter.setToolTip("Show one queue's downloads only")
+        self.queue_filter.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_group(self.queue_filter.currentData())
+        )
+        filter_row.addWidget(self.queue_filter)
         layout.addLayout(filter_row)
         self.clipboard_offer = ClipboardOffer(central)
         self.clipboard_offer.accepted.connect(self.add_urls)
@@ -489,6 +496,7 @@ class MainWindow(QMainWindow):
         access_token: Optional[str] = None,
         headers: Optional[dict[str, str]] = None,
         cookies: Optional[str] = None,
+        group: Optional[str] = None,
     ) -> list[DownloadJob]:
         """Queue URLs into a folder (the default one if not given); returns the new jobs.
         ``headers`` and ``cookies`` go with each, to its own site only."""
@@ -508,6 +516,7 @@ class MainWindow(QMainWindow):
                         max_connections=connections,
                         headers=headers,
                         cookies=cookies,
+                        group=group,
                     )
                 ]
             else:
@@ -521,6 +530,7 @@ class MainWindow(QMainWindow):
                     headers=headers,
                     cookies=cookies,
                     by_category=self._by_category(target),
+                    group=group,
                 )
         except (FetchqError, ValueError) as exc:
             problems.append(str(exc))
@@ -634,6 +644,21 @@ class MainWindow(QMainWindow):
             return self.download_dir
         category = category_for(name, None, self.queue.categories)
         return category_folder(self.download_dir, category) if category else self.download_dir
+
+    def _fill_queue_filter(self) -> None:
+        combo = self.queue_filter
+        queues = self.settings.queues
+        current = combo.currentData() if combo.count() else ALL_QUEUES
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("All queues", ALL_QUEUES)
+        combo.addItem("Main queue", None)
+        for queue in queues:
+            combo.addItem(queue.name, queue.name)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+        combo.setVisible(bool(queues))
+        self.proxy.set_group(combo.currentData())
 
     def _fill_category_filter(self) -> None:
         combo = self.category_filter
@@ -762,6 +787,7 @@ class MainWindow(QMainWindow):
             access_token=request.access_token,
             headers=dict(request.headers),
             cookies=request.cookies,
+            group=request.group,
         )
 
     @async_slot(object, str)
@@ -1297,6 +1323,7 @@ class MainWindow(QMainWindow):
             extension for category in settings.categories for extension in category.extensions
         )
         self._fill_category_filter()
+        self._fill_queue_filter()
 
     def _restore_window_state(self) -> None:
         geometry = self.settings.geometry()
