@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -628,10 +629,28 @@ class SettingsDialog(QDialog):
         form.addRow("Downloads at once:", self.parallel_spin)
         form.addRow("Connections per file:", self.connections_spin)
         form.addRow("Speed limit:", limit_row)
-        form.addRow("Browsers:", self._browser_row())
-        form.addRow("File types:", self._categories_box(settings))
-        form.addRow("Schedule:", self._schedule_box(settings))
-        form.addRow("Queues:", self._queues_box(settings))
+        general = QVBoxLayout()
+        general.addLayout(form)
+        for check in (self.resume_check, self.tray_check, self.notify_check, self.clipboard_check):
+            general.addWidget(check)
+        general.addStretch(1)
+        browsers = QVBoxLayout()
+        browsers.addLayout(self._browser_row())
+        browsers.addStretch(1)
+        timing = QVBoxLayout()
+        timing.addLayout(self._schedule_box(settings))
+        timing.addWidget(QLabel("Queues, each with its own downloads at once and hours:"))
+        timing.addLayout(self._queues_box(settings))
+        self.tabs = named(QTabWidget(), "settings_tabs")  # fits a 768-pixel screen
+        for title, page in (
+            ("General", general),
+            ("File types", self._categories_box(settings)),
+            ("Schedule and queues", timing),
+            ("Browsers", browsers),
+        ):
+            holder = QWidget()
+            holder.setLayout(page)
+            self.tabs.addTab(holder, title)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -639,9 +658,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        for check in (self.resume_check, self.tray_check, self.notify_check, self.clipboard_check):
-            layout.addWidget(check)
+        layout.addWidget(self.tabs)
         layout.addWidget(buttons)
 
     def _queues_box(self, settings: Settings) -> QVBoxLayout:
@@ -861,6 +878,7 @@ class SettingsDialog(QDialog):
         except ValueError as exc:
             self.queues_problem.setText(f"Queues: {exc}")
             self.queues_problem.show()
+            self.tabs.setCurrentIndex(2)  # where the problem is
             return
         settings.queues = queues
         folder = self.folder_edit.text().strip()

@@ -437,7 +437,7 @@ def status_text(snapshot: JobSnapshot, stalled_for: float = 0.0) -> str:
     if status == DownloadJobStatus.COMPLETED and snapshot.already_downloaded:
         return "Already downloaded"
     if status == DownloadJobStatus.PAUSED and snapshot.link_expired:
-        return "Link expired · right-click, Change link…"
+        return "Link expired: Change link…"
     if status == DownloadJobStatus.RUNNING:
         if snapshot.waiting_for in WAITING_TEXT:
             return WAITING_TEXT[snapshot.waiting_for]

@@ -39,7 +39,7 @@ def test_an_expired_link_is_changed_from_the_context_menu(
     qtbot.waitUntil(lambda: job.status == DownloadJobStatus.PAUSED, timeout=WAIT_MS)
     server.add("/iso/file.iso", b"<html>expired</html>", status=403, content_type="text/html")
     window.queue.resume_job(job)
-    wait_cell(qtbot, window, job.id, Column.STATUS, "Link expired · right-click, Change link…")
+    wait_cell(qtbot, window, job.id, Column.STATUS, "Link expired: Change link…")
 
     menu = open_context_menu(qtbot, window, job.id)
     action = menu_action(menu, "action_change_link")
