@@ -9,7 +9,7 @@ import pytest
 
 from fetchq import DownloadQueueService
 from fetchq.testing import TestServer, ca_bundle
-from tests.helpers import FAST_RETRY, FAST_TIMEOUTS, EventRecorder, QueueFactory
+from tests.helpers import FAST_RETRY, FAST_TIMEOUTS, EventRecorder, QueueFactory, start_xvfb
 
 
 @pytest.fixture
@@ -66,3 +66,14 @@ def downloads(tmp_path: Path) -> Path:
     folder = tmp_path / "downloads"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def xvfb_display() -> Iterator[str]:
+    """A fresh Xvfb for one test: its ``DISPLAY``."""
+    xvfb, name = start_xvfb()
+    try:
+        yield name
+    finally:
+        xvfb.terminate()
+        xvfb.wait(10)

@@ -14,12 +14,9 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.helpers import start_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(
@@ -67,16 +64,6 @@ def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return app
 
 
-@pytest.fixture
-def display() -> Iterator[str]:
-    xvfb, name = start_xvfb()
-    try:
-        yield name
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
-
-
 def _distinct_colours(png: Path) -> int:
     from PySide6.QtGui import QImage
 
@@ -94,7 +81,7 @@ def _distinct_colours(png: Path) -> int:
 
 @pytest.mark.timeout(600)
 def test_the_frozen_app_starts_shows_its_window_and_quits(
-    frozen_app: Path, display: str, tmp_path: Path
+    frozen_app: Path, xvfb_display: str, tmp_path: Path
 ) -> None:
     version = subprocess.run(
         [str(frozen_app), "--version"], capture_output=True, text=True, timeout=60, check=False
@@ -103,7 +90,7 @@ def test_the_frozen_app_starts_shows_its_window_and_quits(
     assert version.stdout.startswith("fetchq ")
     shot = tmp_path / "frozen.png"
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
-    env["DISPLAY"] = display
+    env["DISPLAY"] = xvfb_display
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     run = subprocess.run(
         [str(frozen_app), "--demo", "--screenshot", str(shot)],
@@ -167,11 +154,11 @@ def test_the_deb_holds_the_app_and_its_desktop_files(deb: Path) -> None:
     assert size_mb < DEB_SIZE_LIMIT_MB
 
 
-def _session_env(display: str, home: Path) -> dict[str, str]:
+def _session_env(xvfb_display: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     env.update(
-        DISPLAY=display,
+        DISPLAY=xvfb_display,
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
@@ -187,7 +174,7 @@ def _session_env(display: str, home: Path) -> dict[str, str]:
 )
 @pytest.mark.timeout(600)
 def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
-    deb: Path, display: str, tmp_path: Path
+    deb: Path, xvfb_display: str, tmp_path: Path
 ) -> None:
     apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = subprocess.run(
@@ -201,7 +188,7 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
     )
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     try:
-        env = _session_env(display, tmp_path / "home")
+        env = _session_env(xvfb_display, tmp_path / "home")
         shot = tmp_path / "installed.png"
         run = subprocess.run(
             ["fetchq", "--demo", "--screenshot", str(shot)],

@@ -20,30 +20,10 @@ from ._exceptions import SourceMismatchError, TransferError
 from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets
 from ._response import ContentRange, parse_content_range, status_phrase
 from ._segments import PartState, part_path
-from ._transport import ResponseHead
+from ._transport import RangeAnswer
 
 WINDOW = 64 * 1024
 """How many bytes of the part file are compared at each end of what it holds."""
-
-
-class _Window:
-    """Receives the answer to one range request: its head and up to ``limit`` bytes."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.head: Optional[ResponseHead] = None
-        self.body = bytearray()
-
-    def on_head(self, head: ResponseHead) -> bool:
-        self.head = head
-        return head.status == 206
-
-    def on_data(self, data: bytes) -> Optional[bool]:
-        self.body += data
-        return len(self.body) <= self.limit
-
-    def on_idle(self) -> None:
-        return None
 
 
 def windows(state: PartState) -> list[tuple[int, int]]:
@@ -72,7 +52,7 @@ def verify_new_link(
     last_modified: Optional[str] = None
     total = state.total
     for start, end in windows(state):
-        window = _Window(end - start)
+        window = RangeAnswer(end - start)
         try:
             client.fetch(
                 url, FIRST_REQUEST_HEADERS, secrets, window, signal or AbortSignal(), (start, end)

@@ -87,7 +87,7 @@ from ._storage import (
     read_tail,
     same_file_contents,
 )
-from ._transport import ByteRange, Receiver, ResponseHead
+from ._transport import ByteRange, RangeAnswer, Receiver, ResponseHead
 
 logger = logging.getLogger("fetchq")
 
@@ -208,26 +208,6 @@ class TransferHost(Protocol):
     def waiting(self, reason: Optional[str]) -> None:
         """The download waits for ``"bandwidth"`` or a ``"connection"`` to its host; None: no
         longer."""
-
-
-class _Tail:
-    """Receives the answer to the overlap check of a bare part file: its head and some bytes."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.head: Optional[ResponseHead] = None
-        self.body = bytearray()
-
-    def on_head(self, head: ResponseHead) -> bool:
-        self.head = head
-        return head.status == 206
-
-    def on_data(self, data: bytes) -> Optional[bool]:
-        self.body += data
-        return len(self.body) <= self.limit  # a longer body is not the range asked for
-
-    def on_idle(self) -> None:
-        return None
 
 
 class _Restart(Exception):
@@ -902,7 +882,7 @@ class Transfer:
             return
         assert self.download_path is not None
         overlap = min(OVERLAP, size)
-        answer = _Tail(overlap)
+        answer = RangeAnswer(overlap)
         try:
             self.client.fetch(
                 self.request.source,

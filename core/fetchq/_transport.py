@@ -99,6 +99,27 @@ class Receiver(Protocol):
         time to write out what is held back."""
 
 
+class RangeAnswer:
+    """A receiver for a small range request: the head, and the body up to ``limit`` bytes
+    (a longer body is not the range asked for, and stops the transfer)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.head: Optional[ResponseHead] = None
+        self.body = bytearray()
+
+    def on_head(self, head: ResponseHead) -> bool:
+        self.head = head
+        return head.status == 206
+
+    def on_data(self, data: bytes) -> Optional[bool]:
+        self.body += data
+        return len(self.body) <= self.limit
+
+    def on_idle(self) -> None:
+        return None
+
+
 class Transport(Protocol):
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
         """Send ``request`` and feed the response to ``receiver``; True when the body was read

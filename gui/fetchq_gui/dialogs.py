@@ -6,7 +6,7 @@ a nested event loop would stall qasync's tasks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import time as dt_time
 from html import escape
@@ -506,6 +506,29 @@ class LoginDialog(QDialog):
         return self.user_edit.text(), self.password_edit.text()
 
 
+def add_table_row(table: QTableWidget, texts: Sequence[str]) -> None:
+    """Append an editable row of ``texts`` to a settings table."""
+    row = table.rowCount()
+    table.insertRow(row)
+    for column, text in enumerate(texts):
+        table.setItem(row, column, QTableWidgetItem(text))
+
+
+def table_row(table: QTableWidget, row: int) -> list[str]:
+    """A settings table's row as stripped texts ("" for an empty cell)."""
+    cells = [table.item(row, column) for column in range(table.columnCount())]
+    return [cell.text().strip() if cell else "" for cell in cells]
+
+
+def button_row(*buttons: QPushButton) -> QHBoxLayout:
+    """Buttons side by side, on the left."""
+    row = QHBoxLayout()
+    for button in buttons:
+        row.addWidget(button)
+    row.addStretch(1)
+    return row
+
+
 WHEN_DONE_CHOICES = (
     ("nothing", "Do nothing"),
     ("quit", "Quit fetchq"),
@@ -679,30 +702,21 @@ class SettingsDialog(QDialog):
         self.queues_problem = named(QLabel(), "settings_queues_problem")
         self.queues_problem.setStyleSheet("color: #a50e0e")
         self.queues_problem.hide()
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch(1)
         column = QVBoxLayout()
         column.addWidget(self.queues_table)
-        column.addLayout(buttons)
+        column.addLayout(button_row(add, remove))
         column.addWidget(self.queues_problem)
         return column
 
     def _add_queue_row(self, name: str, at_once: str, hours: str) -> None:
-        table = self.queues_table
-        row = table.rowCount()
-        table.insertRow(row)
-        for column, text in enumerate((name, at_once, hours)):
-            table.setItem(row, column, QTableWidgetItem(text))
+        add_table_row(self.queues_table, (name, at_once, hours))
 
     def edited_queues(self) -> tuple[NamedQueue, ...]:
         """The table as named queues; ValueError naming the row that does not read."""
         table = self.queues_table
         found: list[NamedQueue] = []
         for row in range(table.rowCount()):
-            cells = [table.item(row, column) for column in range(3)]
-            name, at_once, hours = (cell.text().strip() if cell else "" for cell in cells)
+            name, at_once, hours = table_row(table, row)
             if not name:
                 continue
             if name in (q.name for q in found):
@@ -777,30 +791,21 @@ class SettingsDialog(QDialog):
         )
         self.sort_check.toggled.connect(self.categories_table.setEnabled)
         self.categories_table.setEnabled(settings.sort_by_category)
-        buttons = QHBoxLayout()
-        buttons.addWidget(add)
-        buttons.addWidget(remove)
-        buttons.addStretch(1)
         column = QVBoxLayout()
         column.addWidget(self.sort_check)
         column.addWidget(self.categories_table)
-        column.addLayout(buttons)
+        column.addLayout(button_row(add, remove))
         return column
 
     def _add_category_row(self, name: str, folder: str, words: str) -> None:
-        table = self.categories_table
-        row = table.rowCount()
-        table.insertRow(row)
-        for column, text in enumerate((name, folder, words)):
-            table.setItem(row, column, QTableWidgetItem(text))
+        add_table_row(self.categories_table, (name, folder, words))
 
     def edited_categories(self) -> tuple[Category, ...]:
         """The table as categories (rows without a type or a folder are left out)."""
         table = self.categories_table
         found = []
         for row in range(table.rowCount()):
-            cells = [table.item(row, column) for column in range(3)]
-            name, folder, words = (cell.text().strip() if cell else "" for cell in cells)
+            name, folder, words = table_row(table, row)
             if name and folder:
                 split = words.replace(",", " ").split()
                 found.append(

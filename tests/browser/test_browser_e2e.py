@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from tests.browser.chromium import (
     stop_processes,
 )
 from tests.browser.firefox import firefox_binary, start_firefox
-from tests.helpers import payload, sha256, start_xvfb
+from tests.helpers import payload, sha256
 
 BINARIES = {"chromium": chromium_binary(), "firefox": firefox_binary()}
 REQUIRED = bool(os.environ.get("FETCHQ_REQUIRE_BROWSER"))
@@ -74,16 +74,6 @@ def start(name: str, home: Path, extension: Path, downloads: Path, env: dict[str
     return Browser(firefox.open, firefox.stop, firefox.log_tail, "Firefox/")
 
 
-@pytest.fixture
-def display() -> Iterator[str]:
-    xvfb, name = start_xvfb()
-    try:
-        yield name
-    finally:
-        xvfb.terminate()
-        xvfb.wait(10)
-
-
 def wait_for(
     what: str, check: Callable[[], bool], deadline: float, explain: Callable[[], str]
 ) -> None:
@@ -96,7 +86,7 @@ def wait_for(
 
 @pytest.mark.parametrize("name", ["chromium", "firefox"])
 def test_a_download_started_in_the_browser_is_taken_by_fetchq_with_its_cookie(
-    name: str, tmp_path: Path, display: str
+    name: str, tmp_path: Path, xvfb_display: str
 ) -> None:
     if BINARIES[name] is None:
         if REQUIRED:
@@ -124,7 +114,7 @@ def test_a_download_started_in_the_browser_is_taken_by_fetchq_with_its_cookie(
         )
         page = server.url("/page.html")
         env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-        env.update(DISPLAY=display, QT_QPA_PLATFORM="offscreen")
+        env.update(DISPLAY=xvfb_display, QT_QPA_PLATFORM="offscreen")
         browser = start(name, home, extension, browser_downloads, env)
         try:
             browser.open(page)
