@@ -109,7 +109,7 @@ class SocketChannel:
         self._start = start
 
     def running(self) -> bool:
-        return self._instance.hand_over([])
+        return self._instance.hand_over([], ping=True)  # not a launch: no window raised
 
     def deliver(self, request: BrowserRequest) -> Optional[str]:
         if self._instance.hand_over([], downloads=[request]):

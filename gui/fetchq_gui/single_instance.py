@@ -28,6 +28,7 @@ class SingleInstance(QObject):
     urls_received = Signal(list)  # list[str], from a later launch
     downloads_received = Signal(list)  # list[BrowserRequest], from the browser host
     imports_received = Signal(list)  # list[str]: list files to import (fetchq --import)
+    pinged = Signal()  # the browser helper asked whether the app runs
     raise_requested = Signal()
     add_dialog_requested = Signal()
 
@@ -44,6 +45,7 @@ class SingleInstance(QObject):
         open_add_dialog: bool = False,
         downloads: Sequence[BrowserRequest] = (),
         imports: Sequence[str] = (),
+        ping: bool = False,
     ) -> bool:
         """Send ``urls`` (and ``downloads`` from the browser, with their cookies) to a running
         instance; False when none is running. The socket is the user's own (owner-only on
@@ -60,6 +62,7 @@ class SingleInstance(QObject):
             "add": open_add_dialog,
             "downloads": [request.to_message() for request in downloads],
             "import": list(imports),
+            "ping": ping,
         }
         socket.write(json.dumps(message).encode("utf-8") + b"\n")
         socket.flush()
@@ -117,14 +120,17 @@ class SingleInstance(QObject):
             imports = [str(path) for path in message.get("import", [])]
         except (ValueError, AttributeError, TypeError):  # ProtocolError is a ValueError
             return
+        if message.get("ping"):
+            self.pinged.emit()
+            return  # the browser helper asks whether the app runs: nothing to show
         if downloads:
             self.downloads_received.emit(downloads)
-            if not urls and not open_add_dialog:
-                return  # a download from the browser does not pull the window forward
+        if imports:
+            self.imports_received.emit(imports)
+        if (downloads or imports) and not urls and not open_add_dialog:
+            return  # a download from the browser does not pull the window forward
         self.raise_requested.emit()
         if urls:
             self.urls_received.emit(urls)
-        if imports:
-            self.imports_received.emit(imports)
         if open_add_dialog:
             self.add_dialog_requested.emit()

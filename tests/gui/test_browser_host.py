@@ -115,6 +115,8 @@ def test_the_host_starts_the_app_when_none_listens_and_hands_the_download_over(
         assert app.listen()
 
     channel = SocketChannel(key, ["fetchq", "--profile", "/p"], start=start)
+    raised: list[bool] = []
+    app.raise_requested.connect(lambda: raised.append(True))
     try:
         assert channel.running() is False
         with qtbot.waitSignal(app.downloads_received, timeout=5000) as received:
@@ -123,7 +125,9 @@ def test_the_host_starts_the_app_when_none_listens_and_hands_the_download_over(
         (request,) = received.args[0]
         assert request.url == REQUEST["url"]
         assert request.cookie_pairs == [("sid", "abc 1")]
-        assert channel.running() is True
+        with qtbot.waitSignal(app.pinged, timeout=5000):
+            assert channel.running() is True  # a ping: the window is not pulled forward
+        assert raised == []
     finally:
         app.close()
 
