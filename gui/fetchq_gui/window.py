@@ -1194,7 +1194,7 @@ class MainWindow(QMainWindow):
         for entry in read.entries:
             folder = self.download_dir
             if entry.folder:
-                wanted = Path(entry.folder).expanduser()
+                wanted = self.download_dir / Path(entry.folder).expanduser()  # relative: in it
                 if wanted.resolve().is_relative_to(root):
                     folder = wanted
                 else:

@@ -48,7 +48,7 @@ def test_export_writes_the_chosen_format_without_secrets(
 def test_import_queues_a_list_and_keeps_it_inside_the_download_folder(
     window: MainWindow, qtbot: QtBot, server: TestServer, downloads: Path, tmp_path: Path
 ) -> None:
-    one, two = payload(3000, 1), payload(3000, 2)
+    one, two, three = payload(3000, 1), payload(3000, 2), payload(3000, 3)
     listing = tmp_path / "from-aria2.txt"
     listing.write_text(
         f"{server.add('/one.bin', one)}\n"
@@ -57,16 +57,19 @@ def test_import_queues_a_list_and_keeps_it_inside_the_download_folder(
         f"{server.add('/two.bin', two)}\n"
         f"  dir={tmp_path / 'elsewhere'}\n"
         "  header=Cookie: a=1\n"
+        f"{server.add('/three.bin', three)}\n"
+        "  dir=relative/sub\n"  # relative to the download folder, not to where fetchq runs
     )
     trigger(window, "action_import")
     dialog = child(window, QFileDialog, "import_dialog")
     dialog.selectFile(str(listing))
     dialog.accept()
-    qtbot.waitUntil(lambda: len(window.model.snapshots()) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.model.snapshots()) == 3, timeout=WAIT_MS)
     for snapshot in window.model.snapshots():
         wait_cell(qtbot, window, snapshot.id, Column.STATUS, "Completed")
     assert sha256((downloads / "isos" / "first.bin").read_bytes()) == sha256(one)
     assert sha256((downloads / "two.bin").read_bytes()) == sha256(two)  # not "elsewhere"
+    assert sha256((downloads / "relative" / "sub" / "three.bin").read_bytes()) == sha256(three)
     assert not (tmp_path / "elsewhere").exists()
     box = child(window, QMessageBox, "warning_box")
     assert box.text().startswith("1 download will go to ")
