@@ -139,6 +139,10 @@ def header_lines(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+WARNINGS_SHOWN = 3
+"""Probe warnings listed in the Add dialog; more are counted."""
+
+
 class AddDownloadsDialog(QDialog):
     """Paste or type URLs (one a line, or any text that contains them) and choose where to."""
 
@@ -297,10 +301,14 @@ class AddDownloadsDialog(QDialog):
                 f"{_clip(batch.pattern)} stands for {batch.count} links: "
                 f"{_clip(batch.first)} … {_clip(batch.last)}"
             )
-        for url in parsed.urls:
-            error = self._probed.get(url, (None, "", None))[2]
-            if error:
-                lines.append(f"Warning, {_clip(url)}: {error}. You can still add it.")
+        warnings = [
+            f"Warning, {_clip(url)}: {error}. You can still add it."
+            for url in parsed.urls
+            if (error := self._probed.get(url, (None, "", None))[2])
+        ]
+        lines += warnings[:WARNINGS_SHOWN]
+        if len(warnings) > WARNINGS_SHOWN:  # the dialog keeps its size: the form stays usable
+            lines.append(f"…and {len(warnings) - WARNINGS_SHOWN} more warnings like these.")
         for refusal in parsed.refused[:REFUSALS_SHOWN]:
             lines.append(f"Not added, {_clip(refusal.text)}: {refusal.reason}")
         if len(parsed.refused) > REFUSALS_SHOWN:

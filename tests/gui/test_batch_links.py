@@ -9,7 +9,7 @@ from fetchq.testing import TestServer
 from fetchq_gui import Column, MainWindow
 from fetchq_gui.batch import BatchError, expand, has_batch
 from fetchq_gui.urls import extract_urls
-from tests.gui.gui_helpers import click, wait_cell
+from tests.gui.gui_helpers import WAIT_MS, click, wait_cell
 
 
 def test_ranges_lists_steps_and_padding() -> None:
@@ -78,3 +78,11 @@ def test_the_add_dialog_previews_a_batch_and_adds_every_link(
     qtbot.waitUntil(lambda: window.model.rowCount() == 3, timeout=5000)
     for job in window.queue.list_jobs():
         wait_cell(qtbot, window, job.id, Column.STATUS, "Completed")
+
+
+def test_many_warnings_are_counted_so_the_dialog_keeps_its_form(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    dialog = window.open_add_dialog("http://127.0.0.1:9/page[01-12].jpg")  # nothing answers
+    qtbot.waitUntil(lambda: "more warnings like these" in dialog.summary.text(), timeout=WAIT_MS)
+    assert dialog.summary.text().count("Warning, ") == 3
