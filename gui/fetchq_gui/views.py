@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from typing import Optional
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtCore import QMimeData, QPoint, Qt, Signal
+from PySide6.QtGui import (
+    QDrag,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QPainter,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from .delegates import ElidingDelegate, ProgressDelegate
 from .model import HEADERS, Column
+
+REORDER_MIME = "application/x-fetchq-job-ids"
+"""What a drag of rows inside the list carries: the dragged downloads' ids."""
 
 EMPTY_HINT = "Drop links here, or press Ctrl+N to add downloads"
 
@@ -37,6 +47,8 @@ class JobTableView(QTableView):
     delegates, columns that fit, a context menu of the window's, and a hint in the viewport
     while it has no rows."""
 
+    reorder_requested = Signal(list, object)  # job ids dragged, the id dropped on (None: end)
+
     def __init__(
         self, parent: Optional[QWidget] = None, hint: str = EMPTY_HINT, row_padding: int = 12
     ) -> None:
@@ -55,6 +67,59 @@ class JobTableView(QTableView):
         self.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self))
         self.setItemDelegateForColumn(Column.NAME, ElidingDelegate(self))
         self.setItemDelegateForColumn(Column.DESTINATION, ElidingDelegate(self))
+        self._id_role = int(Qt.ItemDataRole.UserRole)
+
+    def enable_reordering(self, id_role: int) -> None:
+        """Rows can be dragged onto another row to run before it (:attr:`reorder_requested`);
+        other drags (links dropped from outside) go on to the window."""
+        self._id_role = id_role
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDropIndicatorShown(True)
+
+    def dragged(self) -> Optional[QMimeData]:
+        """What a drag of the selected rows carries (None when nothing is selected)."""
+        ids = sorted(
+            {int(index.data(self._id_role)) for index in self.selectionModel().selectedRows()}
+        )
+        if not ids:
+            return None
+        mime = QMimeData()
+        mime.setData(REORDER_MIME, ",".join(map(str, ids)).encode())
+        return mime
+
+    def startDrag(self, supportedActions: Qt.DropAction) -> None:
+        """Qt's drag of the selection, carrying the rows' ids."""
+        mime = self.dragged()
+        if mime is not None:
+            drag = QDrag(self)
+            drag.setMimeData(mime)
+            drag.exec(Qt.DropAction.MoveAction)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(REORDER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()  # links from outside: the window takes them
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(REORDER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        data = event.mimeData()
+        if not data.hasFormat(REORDER_MIME):
+            event.ignore()
+            return
+        ids = [int(part) for part in bytes(data.data(REORDER_MIME).data()).decode().split(",")]
+        target = self.indexAt(event.position().toPoint())
+        before = int(target.data(self._id_role)) if target.isValid() else None
+        event.acceptProposedAction()
+        self.reorder_requested.emit(ids, before)
 
     def select_under(self, position: QPoint) -> None:
         """Before a context menu: the row under the pointer joins the selection, unless it is

@@ -240,6 +240,8 @@ class MainWindow(QMainWindow):
         self.table.customContextMenuRequested.connect(self.show_context_menu)
         self.table.doubleClicked.connect(lambda _index: self.open_file())
         self.table.verticalScrollBar().valueChanged.connect(self._at_the_end)
+        self.table.enable_reordering(JOB_ID_ROLE)
+        self.table.reorder_requested.connect(self.reorder)
         fit_columns(self.table)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
 
@@ -592,6 +594,29 @@ class MainWindow(QMainWindow):
             self.status.message(f"Download hours ({span}): downloads go on")
         else:
             self.status.message(f"Outside the download hours ({span}): downloads wait", 0)
+
+    def reorder(self, dragged: Sequence[int], before: Optional[int]) -> None:
+        """Dragged rows run before the row they were dropped on (at the end when dropped
+        below the rows): unfinished downloads get priorities 0, 1, 2... in the new order."""
+        order = [
+            s.id
+            for s in sorted(self.model.snapshots(), key=lambda s: (s.priority, s.id))
+            if s.status not in TERMINAL and s.package_id is None
+        ]
+        moving = [job_id for job_id in order if job_id in set(dragged)]
+        if not moving or before in moving:
+            return
+        rest = [job_id for job_id in order if job_id not in set(moving)]
+        at = rest.index(before) if before in rest else len(rest)
+        new_order = rest[:at] + moving + rest[at:]
+        for priority, snapshot in enumerate(self.model.snapshot(i) for i in new_order):
+            if snapshot is None or snapshot.priority == priority:
+                continue
+            jobs = self._jobs([snapshot])
+            if jobs:
+                self.queue.set_priority(jobs[0], priority)
+        self._refresh_rows(self._jobs([s for s in map(self.model.snapshot, new_order) if s]))
+        self.status.message(f"Moved {plural(len(moving), 'download')} in the queue")
 
     # -- history ----------------------------------------------------------------------------
 

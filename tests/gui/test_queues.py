@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import datetime, time
 from pathlib import Path
 
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtCore import QMimeData, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
 from fetchq import DownloadJobStatus, Hours
@@ -15,7 +17,15 @@ from fetchq_gui import MainWindow
 from fetchq_gui.dialogs import AddDownloadsDialog
 from fetchq_gui.model import Column
 from fetchq_gui.scheduling import NamedQueue
-from tests.gui.gui_helpers import WAIT_MS, child, click, click_toolbar, type_text, wait_cell
+from tests.gui.gui_helpers import (
+    WAIT_MS,
+    cell,
+    child,
+    click,
+    click_toolbar,
+    type_text,
+    wait_cell,
+)
 
 
 class Clock:
@@ -63,3 +73,51 @@ def test_a_queue_outside_its_hours_waits_while_the_main_queue_runs(
     clock.now = datetime(2026, 12, 2, 22, 0)
     window.scheduler.tick()
     wait_cell(qtbot, window, night.id, Column.STATUS, "Completed")
+
+
+def test_dragging_rows_onto_another_makes_them_run_before_it(
+    window: MainWindow, qtbot: QtBot, server: TestServer
+) -> None:
+    window.queue.held = True  # nothing starts while the order is arranged
+    window.queue.max_parallel_dl = 1
+    urls = [server.add(f"/{name}.bin", name.encode() * 100) for name in "abcd"]
+    a, b, c, d = window.add_urls(urls)
+    window.select_jobs([c.id, d.id])
+    mime = window.table.dragged()
+    assert mime is not None
+    source_row = window.model.row_of(a.id)
+    assert source_row is not None
+    row = window.proxy.mapFromSource(window.model.index(source_row, 0))
+    target = QPointF(window.table.visualRect(row).center())
+    viewport = window.table.viewport()
+    for event in (
+        QDragEnterEvent(target.toPoint(), Qt.DropAction.MoveAction, mime,
+                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        QDragMoveEvent(target.toPoint(), Qt.DropAction.MoveAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        QDropEvent(target, Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+                   Qt.KeyboardModifier.NoModifier),
+    ):  # fmt: skip
+        QApplication.sendEvent(viewport, event)  # what a drag and drop delivers, in order
+        assert event.isAccepted()
+    assert [job.priority for job in (c, d, a, b)] == [0, 1, 2, 3]
+    assert cell(window, c.id, Column.PRIORITY) == "0"
+    window.queue.held = False
+    for job in (a, b, c, d):
+        wait_cell(qtbot, window, job.id, Column.STATUS, "Completed")
+    # the order the queue took them in (requests may be sent ahead, in any order)
+    started = sorted((a, b, c, d), key=lambda job: job.job_sequence or 0)
+    assert started == [c, d, a, b]
+
+
+def test_links_dropped_from_outside_still_reach_the_window(
+    window: MainWindow, qtbot: QtBot, server: TestServer
+) -> None:
+    mime = QMimeData()
+    mime.setText(server.add("/dropped.bin", b"x" * 100))
+    point = QPointF(window.table.viewport().rect().center())
+    enter = QDragEnterEvent(point.toPoint(), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)  # fmt: skip
+    QApplication.sendEvent(window.table.viewport(), enter)
+    assert enter.isAccepted()  # not the list's own drag: the window took the link
+    assert window.drop_overlay.isVisible()  # and shows what it would add
