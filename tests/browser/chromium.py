@@ -135,13 +135,7 @@ class Chromium:
         return "\n".join(line for line in lines if "dbus" not in line)[-4000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        end_process(self.process)
 
 
 def start_chromium(
@@ -189,6 +183,17 @@ def start_chromium(
             args, env={**env, "HOME": str(home)}, stdout=out, stderr=subprocess.STDOUT
         )
     return Chromium(process, user_data, log)
+
+
+def end_process(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """Ask a browser to quit, and make it if it does not within ``grace`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import websocket
 
+from tests.browser.chromium import end_process
+
 LISTENING = re.compile(r"WebDriver BiDi listening on (ws://127\.0\.0\.1:\d+)")
 PREFERENCES = {
     "browser.shell.checkDefaultBrowser": False,
@@ -101,13 +103,7 @@ class Firefox:
     def stop(self) -> None:
         if self._socket is not None:
             self._socket.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        end_process(self.process)
 
 
 def start_firefox(binary: str, home: Path, downloads: Path, env: Mapping[str, str]) -> Firefox:
