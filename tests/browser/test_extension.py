@@ -122,7 +122,7 @@ def test_the_background_logic_passes_its_own_tests() -> None:
     """packaging/browser/test: capture, hand-over, fallback and the popup's words, against a
     fake browser API (Node's own test runner)."""
     done = subprocess.run(
-        ["node", "--test", str(REPO / "packaging" / "browser" / "test")],
+        ["node", "--test", "--test-reporter=tap", str(REPO / "packaging" / "browser" / "test")],
         check=False,
         capture_output=True,
         text=True,
