@@ -19,7 +19,7 @@ from fetchq import (
     UnsafeDownloadURLException,
 )
 from fetchq.testing import TestServer
-from tests.helpers import FAST_RETRY, LONG, QueueFactory
+from tests.helpers import FAST_RETRY, LONG, QueueFactory, wait_until
 
 
 @dataclass
@@ -146,7 +146,8 @@ def test_job_pause_and_cancel_methods_reach_the_queue(
     url = server.add("/held", b"h" * 1000, gate=gate)
     job = queue.download(url, tmp_path / "held")
     job.pause()
-    assert job.status == DownloadJobStatus.PAUSED
+    # a worker may have taken the job already: a running job is paused when its transfer stops
+    wait_until(lambda: job.status == DownloadJobStatus.PAUSED)
     job.cancel()
     gate.set()
     assert queue.wait_for_job(job, LONG).status == DownloadJobStatus.CANCELLED
