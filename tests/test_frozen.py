@@ -116,8 +116,10 @@ _AS_ROOT = [] if os.geteuid() == 0 else ["sudo", "--preserve-env=DEBIAN_FRONTEND
 """As .ci/run installs packages: directly as root, else through sudo."""
 
 
-@pytest.fixture
-def deb(frozen_app: Path, tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def deb(frozen_app: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The .deb, built once for the tests that look at it and install it."""
+    tmp_path = tmp_path_factory.mktemp("deb")
     version = subprocess.run(
         [sys.executable, "-c", "import fetchq; print(fetchq.__version__)"],
         capture_output=True,
