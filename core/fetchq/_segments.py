@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -239,6 +240,30 @@ def remove_partial(download_path: Path) -> None:
     for path in (part_path(download_path), sidecar_path(download_path)):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+_TEMP_RANDOM = re.compile(r"[a-z0-9_]{8}")
+
+
+def remove_sidecar_temps(download_path: Path) -> None:
+    """Delete the temporary sidecars a run killed while saving left behind (``save_part_state``
+    writes ``<name>.part.json.XXXXXXXX.tmp``, then renames it); only regular files of exactly
+    that shape, never links."""
+    prefix = sidecar_path(download_path).name + "."
+    try:
+        entries = list(os.scandir(download_path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if (
+            name.startswith(prefix)
+            and name.endswith(".tmp")
+            and _TEMP_RANDOM.fullmatch(name[len(prefix) : -4])
+            and entry.is_file(follow_symlinks=False)
+        ):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
 
 
 class Segment:

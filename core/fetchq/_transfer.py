@@ -70,6 +70,7 @@ from ._segments import (
     load_part_state,
     part_path,
     remove_partial,
+    remove_sidecar_temps,
     same_source,
     save_part_state,
     sidecar_path,
@@ -260,6 +261,7 @@ class Transfer:
         self.download_path = request.download_path
         self._state = PartState(source=request.source)
         self._state_loaded = False
+        self._left_by_earlier_run = False
         self._part: Optional[PartFile] = None
         self._sidecar_written = False
         self._plan: Optional[SegmentPlan] = None
@@ -816,6 +818,7 @@ class Transfer:
         except OSError:
             self._adopt_invokeai_partial(path)
             return
+        self._left_by_earlier_run = True  # which may have been killed while saving its sidecar
         if not stat.S_ISREG(info.st_mode):
             raise DestinationExistsError(
                 f"{part_path(path).name} is not a file fetchq wrote (a link, a folder, ...); "
@@ -1029,6 +1032,8 @@ class Transfer:
         if self._sidecar_written:
             with contextlib.suppress(FileNotFoundError):
                 sidecar_path(path).unlink()
+        if self._left_by_earlier_run:
+            remove_sidecar_temps(path)
         self._plan = None
         self._stream_offset = total
         return TransferOutcome(path, total)

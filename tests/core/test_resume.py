@@ -201,3 +201,28 @@ def test_resume_requested_while_pausing_is_honoured(
     gate.set()
     assert queue.wait_for_job(job, LONG).complete
     assert file_sha256(downloads / "r.bin") == sha256(data)
+
+
+def test_a_temporary_sidecar_a_killed_run_left_is_removed_when_the_file_completes(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    """kill -9 between writing a sidecar's temporary file and renaming it leaves
+    ``x.part.json.XXXXXXXX.tmp``; the run that completes the download takes it away, and
+    nothing else that only looks like one."""
+    data = payload(300_000)
+    url = server.add("/x.bin", data, stall_after=100_000, stall_seconds=30)
+    queue = make_queue()
+    job = queue.download(url, downloads / "x.bin", max_connections=1)
+    wait_until(lambda: job.bytes >= 100_000)
+    queue.pause_job(job)
+    wait_until(lambda: job.status == DownloadJobStatus.PAUSED)
+    stray = downloads / "x.bin.part.json.k3j_9zq1.tmp"
+    stray.write_text("{}")
+    kept = [downloads / "x.bin.part.json.notours.tmp", downloads / "other.part.json.abcdefgh.tmp"]
+    for path in kept:
+        path.write_text("another program's")
+    server.add("/x.bin", data)
+    queue.resume_job(job)
+    assert queue.wait_for_job(job, LONG).complete, job.error
+    assert not stray.exists()
+    assert all(path.read_text() == "another program's" for path in kept)
