@@ -64,6 +64,24 @@ def frozen_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return app
 
 
+def _demo_screenshot(
+    command: str, env: dict[str, str], shot: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run the app's demo until it has saved a screenshot; it must exit cleanly and the PNG
+    show a window with a table and bars, not a blank frame."""
+    run = subprocess.run(
+        [command, "--demo", "--screenshot", str(shot)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert _distinct_colours(shot) > 20
+    return run
+
+
 def _distinct_colours(png: Path) -> int:
     from PySide6.QtGui import QImage
 
@@ -92,18 +110,9 @@ def test_the_frozen_app_starts_shows_its_window_and_quits(
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env["DISPLAY"] = xvfb_display
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    run = subprocess.run(
-        [str(frozen_app), "--demo", "--screenshot", str(shot)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = _demo_screenshot(str(frozen_app), env, shot)
     assert f"screenshot saved to {shot}" in run.stdout  # the app's own word that it was up
     assert "Traceback" not in run.stderr
-    assert _distinct_colours(shot) > 20  # a window with a table and bars, not a blank frame
     size_mb = sum(f.stat().st_size for f in frozen_app.parent.rglob("*") if f.is_file()) / 1e6
     print(f"frozen one-folder app: {size_mb:.0f} MB")
     assert size_mb < SIZE_LIMIT_MB
@@ -192,16 +201,7 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
     try:
         env = _session_env(xvfb_display, tmp_path / "home")
         shot = tmp_path / "installed.png"
-        run = subprocess.run(
-            ["fetchq", "--demo", "--screenshot", str(shot)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert _distinct_colours(shot) > 20
+        _demo_screenshot("fetchq", env, shot)
         if os.environ.get("FETCHQ_ARTIFACTS"):  # keep the screenshot of the installed app
             shutil.copy(shot, Path(os.environ["FETCHQ_ARTIFACTS"]) / "installed-deb.png")
         entry = f"/usr/share/applications/{APP_ID}.desktop"
