@@ -61,7 +61,7 @@ from ._job import (
     MultiFileDownloadJob,
     iso_now,
 )
-from ._journal import Journal, JournalChange, JournalRecord
+from ._journal import Journal, JournalChange, JournalRecord, is_history
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._package import (
     package_download_path,
@@ -98,13 +98,44 @@ from ._validation import (
 if TYPE_CHECKING:
     import requests
 
-_HISTORY_STATUSES = frozenset({"completed", "cancelled"})
-_NOT_IN_A_PACKAGE = '"package_id":null'
-
 Cookies = Union[str, Mapping[str, str], Sequence[tuple[str, str]], None]
 """``"a=1; b=2"``, ``{"a": "1"}`` or ``[("a", "1")]``: a download's cookies."""
 
 logger = logging.getLogger("fetchq")
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The options of ``download`` and ``download_many`` beyond InvokeAI's, checked once and
+    set on each new job the same way."""
+
+    headers: dict[str, str]
+    cookies: Optional[str]
+    login: Optional[Login]
+    by_category: bool
+    group: Optional[str]
+
+    @classmethod
+    def of(
+        cls,
+        headers: object,
+        cookies: object,
+        login: object,
+        by_category: bool,
+        group: Optional[str],
+    ) -> _Options:
+        return cls(
+            validate_headers(headers), validate_cookies(cookies), validate_login(login),
+            by_category, group,
+        )  # fmt: skip
+
+    def set_on(self, job: DownloadJob, dest: Path) -> None:
+        job.headers = dict(self.headers)
+        job.cookies = self.cookies
+        job.login = self.login
+        job.by_category = self.by_category and dest.is_dir()  # a file path has its folder
+        job.group = self.group
+
 
 _AnyJob = TypeVar("_AnyJob", DownloadJob, MultiFileDownloadJob)
 
@@ -436,11 +467,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         job = self._build_job(
             source, path, priority, access_token, normalised, overwrite, max_connections
         )
-        job.headers = validate_headers(headers)
-        job.cookies = validate_cookies(cookies)
-        job.login = validate_login(login, None)
-        job.by_category = by_category and job.download_path is None and path.is_dir()
-        job.group = group
+        _Options.of(headers, cookies, login, by_category, group).set_on(job, path)
         # The token a rule gives is the job's from now on, as InvokeAI sets it (never stored).
         job.access_token = self._token(str(job.source), job.access_token)
         job.set_callbacks(on_start, on_progress, on_complete, on_cancelled, on_error)
@@ -467,8 +494,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         adding a thousand links costs one disk write, not a thousand. ``headers`` and
         ``cookies`` go with each as in :meth:`download`.
         """
-        extra_headers = validate_headers(headers)
-        cookie_header = validate_cookies(cookies)
+        options = _Options.of(headers, cookies, None, by_category, group)
         texts = list(sources)
         path = prepare_destination(dest)
         if len(texts) > 1 and not path.is_dir():
@@ -481,10 +507,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             for text in texts
         ]
         for job in jobs:
-            job.headers = dict(extra_headers)
-            job.cookies = cookie_header
-            job.by_category = by_category and path.is_dir()
-            job.group = group
+            options.set_on(job, path)
         return self._submit_all(jobs)
 
     def multifile_download(
@@ -881,7 +904,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         """Give a download the login its server asked for (``job.auth_challenge``), and run
         it again. In the scheme the challenge names (Digest or Basic); sent to the source's
         origin only, kept in memory only (never in the journal)."""
-        login = validate_login((username, password), None)
+        login = validate_login((username, password))
         assert login is not None
         with self._lock:
             job = self._known(job)
@@ -1776,12 +1799,9 @@ class DownloadQueueService(DownloadQueueServiceBase):
             self._forget(job)
 
     def _leave_history(self, records: Sequence[JournalRecord], keep: int) -> list[JournalRecord]:
-        """The records to restore: all but the completed and cancelled single downloads older
-        than the newest ``keep``, which stay in the journal (:meth:`history`). Decided on the
-        stored status and text, before any record is parsed: that is what costs."""
-        finished = [
-            r.id for r in records if r.status in _HISTORY_STATUSES and _NOT_IN_A_PACKAGE in r.data
-        ]
+        """The records to restore: all but the history (:func:`._journal.is_history`) older
+        than the newest ``keep``, which stays in the journal (:meth:`history`)."""
+        finished = [r.id for r in records if is_history(r)]
         left = set(sorted(finished)[: max(0, len(finished) - keep)])
         if records:
             self._next_id = max(self._next_id, max(r.id for r in records) + 1)
@@ -1796,7 +1816,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             return []
         with self._lock:
             in_memory = set(self._jobs)
-        records = self._journal.search_finished(search, 0, offset + limit + len(in_memory))
+        records = self._journal.search_history(search, 0, offset + limit + len(in_memory))
         found = []
         for record in [r for r in records if r.id not in in_memory][offset : offset + limit]:
             try:

@@ -270,13 +270,14 @@ def _check_size(size: int) -> None:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def validate_login(login: object, scheme: Optional[str]) -> Optional[Login]:
+def validate_login(login: object) -> Optional[Login]:
     """A user name and password (a pair, or a :class:`Login`) fit for an HTTP login, or None.
 
     A name or password with control characters could end the header it travels in; a name
     with ``:`` cannot be sent as Basic auth (the colon ends the name)."""
     if login is None:
         return None
+    scheme = None
     if isinstance(login, Login):
         username, password, scheme = login.username, login.password, login.scheme
     elif (
