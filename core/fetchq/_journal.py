@@ -52,6 +52,19 @@ class JournalRecord:
     data: str
 
 
+_HISTORY_STATUSES = ("completed", "cancelled")
+_NOT_IN_A_PACKAGE = '"package_id":null'  # as pydantic writes a single download's record
+_HISTORY_SQL = f"status IN {_HISTORY_STATUSES!r} AND instr(data, '{_NOT_IN_A_PACKAGE}') > 0"
+""":func:`is_history` as SQL, for searching and deleting without reading every record."""
+
+
+def is_history(record: JournalRecord) -> bool:
+    """Whether a record is history: a completed or cancelled download of its own (not a file
+    of a multi-file job, which comes back with its job). Decided on the stored status and
+    text, without parsing the record: that is what costs at start."""
+    return record.status in _HISTORY_STATUSES and _NOT_IN_A_PACKAGE in record.data
+
+
 JournalChange = Union[JournalRecord, int]
 """A job state to store, or the id of a job to remove."""
 
@@ -222,14 +235,14 @@ class Journal:
                 [field for record in chunk for field in _row(record)],
             )
 
-    def search_finished(self, text: str, offset: int, limit: int) -> list[JournalRecord]:
-        """Completed and cancelled downloads whose link or file path holds ``text`` (any case),
+    def search_history(self, text: str, offset: int, limit: int) -> list[JournalRecord]:
+        """History (:func:`is_history`) whose link or file path holds ``text`` (any case),
         newest first; for the history the queue does not keep in memory."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         with self._write_lock:
             rows = self._db.execute(
                 "SELECT id, version, status, resume, data FROM jobs "
-                "WHERE status IN ('completed', 'cancelled') "
+                f"WHERE {_HISTORY_SQL} "
                 "AND (json_extract(data, '$.source') LIKE ?1 ESCAPE '\\' "
                 "OR json_extract(data, '$.download_path') LIKE ?1 ESCAPE '\\') "
                 "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
@@ -238,15 +251,12 @@ class Journal:
         return [JournalRecord(r[0], r[1], r[2], bool(r[3]), r[4]) for r in rows]
 
     def delete_history(self, keep: Iterable[int]) -> None:
-        """Remove completed and cancelled single downloads, but those in ``keep``."""
+        """Remove the history (:func:`is_history`), but the jobs in ``keep``."""
         kept = set(keep)
         with self._write_lock:
             ids = [
                 row[0]
-                for row in self._db.execute(
-                    "SELECT id FROM jobs WHERE status IN ('completed', 'cancelled') "
-                    "AND instr(data, '\"package_id\":null') > 0"
-                )
+                for row in self._db.execute(f"SELECT id FROM jobs WHERE {_HISTORY_SQL}")
                 if row[0] not in kept
             ]
             self._db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in ids])

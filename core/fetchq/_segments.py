@@ -217,6 +217,16 @@ def load_part_state(download_path: Path) -> Optional[PartState]:
     return state
 
 
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = re.compile(r"[a-z0-9_]{8}")
+"""What ``tempfile.mkstemp`` puts between a temporary sidecar's prefix and suffix."""
+
+
+def _temp_prefix(download_path: Path) -> str:
+    """How the temporary file :func:`save_part_state` writes, then renames, is named."""
+    return sidecar_path(download_path).name + "."
+
+
 def save_part_state(download_path: Path, state: PartState) -> None:
     """Write the sidecar atomically: a reader sees the old state or the new, never half.
 
@@ -224,7 +234,9 @@ def save_part_state(download_path: Path, state: PartState) -> None:
     never followed; ``os.replace`` then replaces whatever is at the sidecar's name, links too.
     """
     target = sidecar_path(download_path)
-    fd, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
+    fd, temporary = tempfile.mkstemp(
+        prefix=_temp_prefix(download_path), suffix=_TEMP_SUFFIX, dir=target.parent
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as output:
             output.write(state.to_json())
@@ -242,14 +254,11 @@ def remove_partial(download_path: Path) -> None:
             path.unlink()
 
 
-_TEMP_RANDOM = re.compile(r"[a-z0-9_]{8}")
-
-
 def remove_sidecar_temps(download_path: Path) -> None:
     """Delete the temporary sidecars a run killed while saving left behind (``save_part_state``
     writes ``<name>.part.json.XXXXXXXX.tmp``, then renames it); only regular files of exactly
     that shape, never links."""
-    prefix = sidecar_path(download_path).name + "."
+    prefix = _temp_prefix(download_path)
     try:
         entries = list(os.scandir(download_path.parent))
     except OSError:
@@ -258,8 +267,8 @@ def remove_sidecar_temps(download_path: Path) -> None:
         name = entry.name
         if (
             name.startswith(prefix)
-            and name.endswith(".tmp")
-            and _TEMP_RANDOM.fullmatch(name[len(prefix) : -4])
+            and name.endswith(_TEMP_SUFFIX)
+            and _TEMP_RANDOM.fullmatch(name[len(prefix) : -len(_TEMP_SUFFIX)])
             and entry.is_file(follow_symlinks=False)
         ):
             with contextlib.suppress(OSError):
