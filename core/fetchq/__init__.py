@@ -65,7 +65,7 @@ from ._job import (
     MultiFileDownloadJob,
 )
 from ._lists import DownloadList, ListEntry, export_list, read_list
-from ._naming import sanitize_filename
+from ._naming import filename_from_url, sanitize_filename
 from ._probe import ProbeResult
 from ._progress import TqdmProgress
 from ._queue import DownloadQueueService, JobCallbacks
@@ -73,7 +73,13 @@ from ._retry import RetryPolicy, Timeouts
 from ._schedule import EVERY_DAY, Hours
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
-from ._validation import parse_checksum, validate_cookies, validate_headers, validate_source
+from ._validation import (
+    parse_checksum,
+    redact_url,
+    validate_cookies,
+    validate_headers,
+    validate_source,
+)
 
 __version__ = "0.1.0"
 
@@ -156,9 +162,11 @@ __all__ = [
     "category_folder",
     "category_for",
     "export_list",
+    "filename_from_url",
     "is_public_address",
     "parse_checksum",
     "read_list",
+    "redact_url",
     "sanitize_filename",
     "validate_cookies",
     "validate_headers",

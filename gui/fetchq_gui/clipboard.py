@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Optional
-from urllib.parse import unquote, urlsplit
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from fetchq import filename_from_url
 
 from .qt_helpers import named
 from .urls import extract_urls
@@ -26,7 +27,7 @@ def links_to_offer(text: str, extensions: Iterable[str], seen: set[str]) -> list
     wanted = {e.lower().lstrip(".") for e in extensions}
     found = []
     for url in extract_urls(text[:MAX_CLIPBOARD], every_line=False).urls:
-        name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]).lower()
+        name = (filename_from_url(url) or "").lower()
         _, dot, extension = name.rpartition(".")
         if dot and extension in wanted and url not in seen:
             seen.add(url)
@@ -68,7 +69,7 @@ class ClipboardOffer(QFrame):
 
     def offer(self, links: list[str]) -> None:
         self._links = links
-        first = unquote(urlsplit(links[0]).path.rsplit("/", 1)[-1]) or links[0]
+        first = filename_from_url(links[0]) or links[0]
         more = f" and {len(links) - 1} more" if len(links) > 1 else ""
         self.label.setText(f"Copied: {first}{more}. Download with fetchq?")
         self.label.setToolTip("\n".join(links[:20]))

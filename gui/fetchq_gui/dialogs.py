@@ -49,7 +49,7 @@ from fetchq import (
 
 from .browser_install import Installer
 from .qt_helpers import named
-from .scheduling import NamedQueue
+from .scheduling import WHEN_DONE, NamedQueue
 from .settings import Settings
 from .urls import ParsedUrls, extract_urls, suggest_package_name
 
@@ -64,6 +64,36 @@ SPEED_UNITS = (("KiB/s", 1), ("MiB/s", 1024))
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+PROBLEM_STYLE = "color: #a50e0e"
+"""A dialog's words on what stops it, in the red the popup and the status use too."""
+
+
+def problem_label(name: str) -> QLabel:
+    """A hidden, wrapping red label where a dialog says what keeps it from going on."""
+    label = named(QLabel(), name)
+    label.setWordWrap(True)
+    label.setStyleSheet(PROBLEM_STYLE)
+    label.hide()
+    return label
+
+
+def ok_cancel(
+    dialog: QDialog, ok_name: str, ok_text: Optional[str], on_ok: Callable[[], object]
+) -> tuple[QDialogButtonBox, QPushButton]:
+    """A dialog's OK (named, and worded ``ok_text`` if given) and Cancel buttons: OK calls
+    ``on_ok``, Cancel rejects."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    ok.setObjectName(ok_name)
+    if ok_text is not None:
+        ok.setText(ok_text)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    return buttons, ok
 
 
 def choose_folder(edit: QLineEdit, title: str, name: str) -> QFileDialog:
@@ -227,14 +257,7 @@ class AddDownloadsDialog(QDialog):
         form.addRow("Headers:", self.headers_edit)
         form.addRow("Cookies:", self.cookies_edit)
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setObjectName("add_ok")
-        self.ok_button.setText("Download")
-        self.buttons.accepted.connect(self._accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.ok_button = ok_cancel(self, "add_ok", "Download", self._accept)
 
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Links:"))
@@ -419,18 +442,8 @@ class ChangeLinkDialog(QDialog):
         intro.setWordWrap(True)
         self.url_edit = named(QLineEdit(link), "change_link_url")
         self.url_edit.selectAll()
-        self.problem = named(QLabel(), "change_link_problem")
-        self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #a50e0e")
-        self.problem.hide()
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Continue")
-        self.ok_button.setObjectName("change_link_ok")
-        self.buttons.accepted.connect(self._submit)
-        self.buttons.rejected.connect(self.reject)
+        self.problem = problem_label("change_link_problem")
+        self.buttons, self.ok_button = ok_cancel(self, "change_link_ok", "Continue", self._submit)
         layout = QVBoxLayout(self)
         for widget in (intro, self.url_edit, self.problem, self.buttons):
             layout.addWidget(widget)
@@ -455,7 +468,7 @@ class ChangeLinkDialog(QDialog):
 
     def show_problem(self, text: str) -> None:
         self.set_busy(False)
-        self.problem.setStyleSheet("color: #a50e0e")
+        self.problem.setStyleSheet(PROBLEM_STYLE)
         self.problem.setText(text)
         self.problem.show()
 
@@ -494,16 +507,9 @@ class LoginDialog(QDialog):
         form = QFormLayout()
         form.addRow("User name:", self.user_edit)
         form.addRow("Password:", self.password_edit)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Log in")
-        self.ok_button.setObjectName("login_ok")
+        buttons, self.ok_button = ok_cancel(self, "login_ok", "Log in", self.accept)
         self.ok_button.setEnabled(False)
         self.user_edit.textChanged.connect(lambda text: self.ok_button.setEnabled(bool(text)))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)
@@ -537,11 +543,6 @@ def button_row(*buttons: QPushButton) -> QHBoxLayout:
     return row
 
 
-WHEN_DONE_CHOICES = (
-    ("nothing", "Do nothing"),
-    ("quit", "Quit fetchq"),
-    ("command", "Run a command"),
-)
 DAY_NAMES = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
 
@@ -682,12 +683,7 @@ class SettingsDialog(QDialog):
             holder = QWidget()
             holder.setLayout(page)
             self.tabs.addTab(holder, title)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setObjectName("settings_ok")
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
+        buttons, _ok = ok_cancel(self, "settings_ok", None, self._accept)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
@@ -707,9 +703,7 @@ class SettingsDialog(QDialog):
         add.clicked.connect(lambda: self._add_queue_row("", "1", ""))
         remove = named(QPushButton("Remove"), "settings_queue_remove")
         remove.clicked.connect(lambda: self.queues_table.removeRow(self.queues_table.currentRow()))
-        self.queues_problem = named(QLabel(), "settings_queues_problem")
-        self.queues_problem.setStyleSheet("color: #a50e0e")
-        self.queues_problem.hide()
+        self.queues_problem = problem_label("settings_queues_problem")
         column = QVBoxLayout()
         column.addWidget(self.queues_table)
         column.addLayout(button_row(add, remove))
@@ -757,7 +751,7 @@ class SettingsDialog(QDialog):
         limit_row.addStretch(1)
         column.addLayout(limit_row)
         self.when_done = named(QComboBox(), "settings_when_done")
-        for value, text in WHEN_DONE_CHOICES:
+        for value, text in WHEN_DONE.items():
             self.when_done.addItem(text, value)
         self.when_done.setCurrentIndex(max(0, self.when_done.findData(settings.when_done)))
         self.when_done_command = named(QLineEdit(settings.when_done_command), "settings_command")

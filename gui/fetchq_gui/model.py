@@ -494,32 +494,26 @@ class JobFilterProxy(QSortFilterProxyModel):
         return self._filter
 
     def set_mode(self, mode: Filter) -> None:
-        if mode != self._filter:
+        self._refilter("_filter", mode)
+
+    def _refilter(self, attribute: str, value: object) -> None:
+        """Change one of the filter's settings, and the rows shown, if it changes."""
+        if getattr(self, attribute) != value:
             self.beginFilterChange()
-            self._filter = mode
+            setattr(self, attribute, value)
             self.endFilterChange()
 
     def set_category(self, category: Optional[str]) -> None:
         """Show only downloads of this category (None: every one)."""
-        if category != self._category:
-            self.beginFilterChange()
-            self._category = category
-            self.endFilterChange()
+        self._refilter("_category", category)
 
     def set_group(self, group: Optional[str]) -> None:
         """Show only one queue's downloads (None: the main queue; ALL_QUEUES: all)."""
-        if group != self._group:
-            self.beginFilterChange()
-            self._group = group
-            self.endFilterChange()
+        self._refilter("_group", group)
 
     def set_search(self, text: str) -> None:
         """Show only downloads whose name or link holds ``text`` (any case)."""
-        text = text.casefold()
-        if text != self._search:
-            self.beginFilterChange()
-            self._search = text
-            self.endFilterChange()
+        self._refilter("_search", text.casefold())
 
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         index = self.sourceModel().index(source_row, 0, source_parent)
@@ -546,10 +540,7 @@ class FilesProxy(JobFilterProxy):
         return self._package_id
 
     def set_package(self, package_id: Optional[int]) -> None:
-        if package_id != self._package_id:
-            self.beginFilterChange()
-            self._package_id = package_id
-            self.endFilterChange()
+        self._refilter("_package_id", package_id)
 
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:
         index = self.sourceModel().index(source_row, 0, source_parent)

@@ -18,7 +18,8 @@ from fetchq import DownloadJobStatus, DownloadQueueService, Hours
 
 CHECK_AT_LEAST_EVERY = timedelta(minutes=1)
 """The clock may jump (a laptop wakes): the schedule is looked at again at least this often."""
-WHEN_DONE = ("nothing", "quit", "command")
+WHEN_DONE = {"nothing": "Do nothing", "quit": "Quit fetchq", "command": "Run a command"}
+"""What may happen once every download is done, and its words in Settings."""
 
 
 @dataclass(frozen=True)

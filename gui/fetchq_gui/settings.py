@@ -12,7 +12,7 @@ from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
 from fetchq import DEFAULT_CATEGORIES, Category, Hours
 
-from .scheduling import NamedQueue, Plan
+from .scheduling import WHEN_DONE, NamedQueue, Plan
 
 
 def default_download_dir() -> Path:
@@ -106,7 +106,7 @@ class Settings:
     def when_done(self) -> str:
         """``nothing``, ``quit`` or ``command``: what to do once every download is done."""
         value = str(self.store.value("schedule/when_done", "nothing"))
-        return value if value in ("nothing", "quit", "command") else "nothing"
+        return value if value in WHEN_DONE else "nothing"
 
     @when_done.setter
     def when_done(self, value: str) -> None:

@@ -67,6 +67,7 @@ from fetchq import (
     category_for,
     export_list,
     read_list,
+    redact_url,
     sanitize_filename,
 )
 
@@ -117,17 +118,24 @@ MAX_LIST_BYTES = 20 << 20
 """An imported list larger than this is refused: a list of links is far smaller."""
 
 
+def refill(combo: QComboBox, choices: Sequence[tuple[str, object]], first: object) -> None:
+    """Put ``(text, data)`` choices in a filter's combo box, keeping the one chosen (``first``
+    for a combo still empty), without a change signal for the refill itself."""
+    current = combo.currentData() if combo.count() else first
+    combo.blockSignals(True)
+    combo.clear()
+    for text, data in choices:
+        combo.addItem(text, data)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    combo.blockSignals(False)
+
+
 def _format_of(name_filter: str) -> str:
     """The export format a file dialog's name filter stands for."""
     for format, text in LIST_FILTERS.items():
         if text == name_filter:
             return format
     return "json"
-
-
-def redact_for_message(url: str) -> str:
-    """A link for a message: no user info, at most 100 characters."""
-    return re.sub(r"//[^/@]*@", "//", url)[:100]
 
 
 # Some platforms map these standard keys to nothing (Quit on Windows, Preferences off macOS).
@@ -537,10 +545,7 @@ class MainWindow(QMainWindow):
                 )
         except (FetchqError, ValueError) as exc:
             problems.append(str(exc))
-        self.model.add(JobSnapshot.of(job) for job in jobs)
-        if jobs:
-            self.status.added(len(jobs))
-            self._probe_waiting([job.id for job in jobs])
+        self._show_added(jobs)
         if problems:
             self._warn("Some links were not added", "\n".join(problems[:10]))
         return jobs
@@ -575,10 +580,8 @@ class MainWindow(QMainWindow):
                 )
             except (FetchqError, ValueError, OSError) as exc:
                 problems.append(f"{request.origin[1]}: {exc}")
-        self.model.add(JobSnapshot.of(job) for job in jobs)
+        self._show_added(jobs)
         if jobs:
-            self.status.added(len(jobs))
-            self._probe_waiting([job.id for job in jobs])
             what = requests[0].shown_name if len(jobs) == 1 else plural(len(jobs), "download")
             self.notifier.notify("Download from the browser", f"Added {what}")
         if problems:
@@ -672,32 +675,16 @@ class MainWindow(QMainWindow):
         return category_folder(self.download_dir, category) if category else self.download_dir
 
     def _fill_queue_filter(self) -> None:
-        combo = self.queue_filter
         queues = self.settings.queues
-        current = combo.currentData() if combo.count() else ALL_QUEUES
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem("All queues", ALL_QUEUES)
-        combo.addItem("Main queue", None)
-        for queue in queues:
-            combo.addItem(queue.name, queue.name)
-        combo.setCurrentIndex(max(0, combo.findData(current)))
-        combo.blockSignals(False)
-        combo.setVisible(bool(queues))
-        self.proxy.set_group(combo.currentData())
+        choices = [("All queues", ALL_QUEUES), ("Main queue", None)]
+        refill(self.queue_filter, choices + [(q.name, q.name) for q in queues], ALL_QUEUES)
+        self.queue_filter.setVisible(bool(queues))
+        self.proxy.set_group(self.queue_filter.currentData())
 
     def _fill_category_filter(self) -> None:
-        combo = self.category_filter
-        current = combo.currentData()
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItem("All types", None)
-        for category in self.queue.categories:
-            combo.addItem(category.name, category.name)
-        index = combo.findData(current)
-        combo.setCurrentIndex(max(0, index))
-        combo.blockSignals(False)
-        self.proxy.set_category(combo.currentData())
+        choices = [("All types", None)] + [(c.name, c.name) for c in self.queue.categories]
+        refill(self.category_filter, choices, None)
+        self.proxy.set_category(self.category_filter.currentData())
 
     def _expired_twin(self, request: BrowserRequest) -> Optional[DownloadJob]:
         """The download whose link expired that ``request`` is a new link for: the same file
@@ -736,6 +723,15 @@ class MainWindow(QMainWindow):
         self.notifier.notify(
             "Download from the browser", f"Continuing {job.name} with the new link"
         )
+
+    def _show_added(self, jobs: Sequence[DownloadJob], probe: bool = True) -> None:
+        """New downloads get their rows and a word in the status bar; the server is asked
+        for the names and sizes of those that wait (``probe``)."""
+        self.model.add(JobSnapshot.of(job) for job in jobs)
+        if jobs:
+            self.status.added(len(jobs))
+            if probe:
+                self._probe_waiting([job.id for job in jobs])
 
     def add_package(
         self,
@@ -1237,10 +1233,8 @@ class MainWindow(QMainWindow):
                     )
                 )
             except (FetchqError, ValueError, OSError) as exc:
-                problems.append(f"{redact_for_message(entry.url)}: {exc}")
-        self.model.add(JobSnapshot.of(job) for job in jobs)
-        if jobs:
-            self.status.added(len(jobs))
+                problems.append(f"{redact_url(entry.url)[:100]}: {exc}")
+        self._show_added(jobs, probe=False)
         if moved:
             problems.insert(
                 0,
