@@ -70,11 +70,13 @@ def answer(message: object, app: AppChannel) -> dict[str, object]:
     return {"ok": True} if problem is None else {"ok": False, "error": problem}
 
 
-def app_command(profile: Optional[Path]) -> list[str]:
-    """How to start the app from this process: the frozen executable, or this Python."""
+def app_command(profile: Optional[Path], *options: str) -> list[str]:
+    """How to run this installation's fetchq (the frozen executable, or this Python) with
+    ``options``, in ``profile``."""
     command = (
         [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "fetchq_gui"]
     )
+    command += options
     if profile is not None:
         command += ["--profile", str(profile)]
     return command

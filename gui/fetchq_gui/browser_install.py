@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Protocol
 
-from .browser_host import HOST_NAME
+from .browser_host import HOST_NAME, app_command
 
 CHROMIUM_EXTENSION_IDS = ("aalnecombohehnlaclifcagdkcnljaed",)
 """The extension's id in Chromium's family: fixed by the public key in its manifest, so the id
@@ -165,14 +165,9 @@ def _sh_quote(text: str) -> str:
 
 
 def host_command(profile: Optional[Path]) -> list[str]:
-    """``fetchq --browser-host`` as this installation runs it."""
-    if getattr(sys, "frozen", False):
-        command = [sys.executable, "--browser-host"]
-    else:
-        command = [sys.executable, "-m", "fetchq_gui", "--browser-host"]
-    if profile is not None:
-        command += ["--profile", str(profile.resolve())]
-    return command
+    """``fetchq --browser-host`` as this installation runs it (the profile made absolute:
+    the browser starts it from anywhere)."""
+    return app_command(profile.resolve() if profile is not None else None, "--browser-host")
 
 
 class Registry(Protocol):
