@@ -98,6 +98,7 @@ class Scheduler(QObject):
         now = self.clock()
         allowed, limit = decide(self.plan, now)
         self.queue.speed_limit = limit
+        self.queue.held = not allowed  # first: nothing waiting starts while running ones pause
         if allowed != self.allowed:
             self.allowed = allowed
             if allowed:
@@ -105,7 +106,6 @@ class Scheduler(QObject):
             else:
                 self._hold()
             self.allowed_changed.emit(allowed)
-        self.queue.held = not allowed
         for named in self.plan.queues:
             outside = named.hours is not None and not named.hours.contains(now)
             self.queue.set_group(named.name, named.max_parallel, held=outside)
@@ -113,14 +113,12 @@ class Scheduler(QObject):
         self._timer.start(max(1000, int(wait * 1000) + 500))
 
     def _hold(self) -> None:
-        self.queue.held = True
         for job in self.queue.list_jobs():
             if job.status == DownloadJobStatus.RUNNING:
                 self._paused_by_schedule.add(job.id)
                 self.queue.pause_job(job)
 
     def _resume(self) -> None:
-        self.queue.held = False
         for job in self.queue.list_jobs():
             if job.id in self._paused_by_schedule and job.status == DownloadJobStatus.PAUSED:
                 self.queue.resume_job(job)
