@@ -33,7 +33,14 @@ class LoginStore:
         self, settings: Settings, backend: Optional[keyring.backend.KeyringBackend] = None
     ) -> None:
         self.settings = settings
-        self.backend = backend or keyring.get_keyring()
+        self._backend = backend
+
+    @property
+    def backend(self) -> keyring.backend.KeyringBackend:
+        """The keychain, found on first use, not at start: looking may ask the session bus."""
+        if self._backend is None:
+            self._backend = keyring.get_keyring()
+        return self._backend
 
     @property
     def available(self) -> bool:
