@@ -26,8 +26,9 @@ from .app_paths import data_folder, set_app_names
 from .browser_install import installer
 from .demo import Demo
 from .icons import app_icon
+from .owner_only import NotPrivateError, private_folder
 from .settings import Settings
-from .single_instance import SingleInstance, instance_key
+from .single_instance import SingleInstance, instance_address
 from .window import MainWindow
 
 JOURNAL_NAME = "downloads.sqlite3"
@@ -101,6 +102,14 @@ def open_queue(journal: Path, settings: Settings) -> Optional[DownloadQueueServi
         return None
 
 
+def _cannot_start(reason: str) -> int:
+    """Say why the app stops before its window opens (on the terminal too), and exit 1."""
+    print(reason, file=sys.stderr)
+    box = QMessageBox(QMessageBox.Icon.Critical, "fetchq cannot start", reason)
+    box.exec()  # before the event loop runs: nothing else is waiting on it
+    return 1
+
+
 def _take_screenshot(window: MainWindow, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(path))
@@ -159,12 +168,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     demo = Demo() if args.demo else None
     folder = demo.folder if demo is not None else data_folder(args.profile)
-    folder.mkdir(parents=True, exist_ok=True)
-    instance = SingleInstance(instance_key(str(folder.resolve())))
     imports = [str(path.resolve()) for path in args.imports]
-    if demo is None and instance.hand_over(args.urls, open_add_dialog=args.add, imports=imports):
-        print("fetchq is already running; the links were handed to it.")
-        return 0
+    try:
+        folder = private_folder(folder.resolve())  # the list holds links with signed queries
+        instance = SingleInstance(instance_address(folder))
+        if demo is None and instance.hand_over(
+            args.urls, open_add_dialog=args.add, imports=imports
+        ):
+            print("fetchq is already running; the links were handed to it.")
+            return 0
+    except NotPrivateError as exc:
+        return _cannot_start(f"fetchq's folders are not yours alone: {exc}")
 
     store = (
         QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
@@ -180,8 +194,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    if not instance.listen():
+        queue.stop()
+        return _cannot_start(
+            f"fetchq cannot listen for links from the browser and later launches: "
+            f"{instance.listen_error}"
+        )
     window = MainWindow(queue, download_dir, settings=settings, owns_queue=True)
-    instance.listen()
     instance.urls_received.connect(window.add_urls)
     instance.downloads_received.connect(window.add_browser_downloads)
     instance.imports_received.connect(lambda paths: [window.import_list(Path(p)) for p in paths])

@@ -111,9 +111,18 @@ class SocketChannel:
         self._start = start
 
     def running(self) -> bool:
-        return self._instance.hand_over([], ping=True)  # not a launch: no window raised
+        try:
+            return self._instance.hand_over([], ping=True)  # not a launch: no window raised
+        except OSError:
+            return False
 
     def deliver(self, request: BrowserRequest) -> Optional[str]:
+        try:
+            return self._deliver(request)
+        except OSError as exc:  # ForeignListenerError: the download went nowhere
+            return f"fetchq refused to hand the download over: {exc}"
+
+    def _deliver(self, request: BrowserRequest) -> Optional[str]:
         if self._instance.hand_over([], downloads=[request]):
             return None
         try:
@@ -128,6 +137,19 @@ class SocketChannel:
         return f"fetchq was started but did not answer within {START_TIMEOUT:.0f} s"
 
 
+class Unreachable:
+    """No way to the app (its socket folder is not the user's): every download says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def running(self) -> bool:
+        return False
+
+    def deliver(self, request: BrowserRequest) -> Optional[str]:
+        return self.reason
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the host. The browser adds arguments of its own (the extension's origin, or the
     manifest's path and the add-on's id): they are ignored; only ``--profile`` is read."""
@@ -135,9 +157,13 @@ def main(argv: Sequence[str]) -> int:
     from .app_paths import data_folder  # noqa: PLC0415 - QtCore only, after the arguments
 
     folder = data_folder(profile)
-    from .single_instance import instance_key  # noqa: PLC0415
+    from .single_instance import instance_address  # noqa: PLC0415
 
-    channel = SocketChannel(instance_key(str(folder.resolve())), app_command(profile))
+    channel: AppChannel
+    try:
+        channel = SocketChannel(instance_address(folder), app_command(profile))
+    except OSError as exc:
+        channel = Unreachable(f"fetchq's folders are not yours alone: {exc}")
     stdin = os.fdopen(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
     stdout = os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False)
     return serve(stdin, stdout, channel)

@@ -1,25 +1,91 @@
-"""One fetchq per user and profile: a second launch hands its URLs to the first and exits."""
+"""One fetchq per user and profile: a second launch hands its URLs to the first and exits.
+
+The socket lives where only this user can create files (``$XDG_RUNTIME_DIR``, else a 0700
+folder of the profile), and each end asks the other's user id: another account on the machine
+can neither listen in the app's place nor hand it links. On Windows the pipe carries the
+user's ACL and its name holds a secret from the user's profile folder, so no one else can
+take the name first.
+"""
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
+import logging
+import os
+import secrets
+import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from .native_messaging import BrowserRequest, parse_request
+from .owner_only import NotPrivateError, private_folder, same_user
 
 MAX_MESSAGE_BYTES = 1 << 20
+SOCKET_PATH_MAX = 100
+"""Unix socket paths must fit ``sun_path`` (108 bytes on Linux, 104 on macOS)."""
+_SECRET_NAME = "instance-secret"
+
+log = logging.getLogger(__name__)
 
 
-def instance_key(profile: str) -> str:
-    """A local-socket name unique to this user and profile folder."""
-    digest = hashlib.sha256(f"{getpass.getuser()}\0{profile}".encode()).hexdigest()[:16]
-    return f"fetchq-{digest}"
+class ForeignListenerError(NotPrivateError):
+    """The app's socket is held by a process of another user: nothing is handed to it."""
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _socket_folders(profile: Path) -> list[Path]:
+    """Where the socket may live, best first: the session's runtime folder, the profile's."""
+    folders = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime):
+        folders.append(Path(runtime) / "fetchq")
+    folders.append(profile / "run")
+    folders.append(Path(tempfile.gettempdir()) / f"fetchq-{os.getuid()}")
+    return folders
+
+
+def _windows_secret(profile: Path) -> str:
+    """A random word kept in the profile folder (the user's alone), made on first use."""
+    path = private_folder(profile) / _SECRET_NAME
+    try:
+        with open(path, "x", encoding="ascii") as new:
+            new.write(secrets.token_hex(16))
+    except FileExistsError:
+        pass
+    return path.read_text(encoding="ascii").strip()
+
+
+def instance_address(profile: Path) -> str:
+    """The socket of the app for the profile folder ``profile``: a path on Unix, in a folder
+    that is this user's alone (made if needed); a pipe name on Windows.
+
+    Raises :class:`NotPrivateError` (an ``OSError``) when no such folder can be had.
+    """
+    profile = profile.resolve()
+    if sys.platform == "win32":
+        return f"fetchq-{_digest(str(profile), _windows_secret(profile))}"
+    name = f"{_digest(str(profile))}.sock"
+    problems = []
+    for folder in _socket_folders(profile):
+        address = folder / name
+        if len(os.fsencode(address)) > SOCKET_PATH_MAX:
+            continue
+        try:
+            private_folder(folder)
+        except OSError as exc:
+            problems.append(str(exc))
+            continue
+        return str(address)
+    raise NotPrivateError("no private folder for fetchq's socket: " + "; ".join(problems))
 
 
 class SingleInstance(QObject):
@@ -35,6 +101,8 @@ class SingleInstance(QObject):
     def __init__(self, key: str, parent: Optional[QObject] = None) -> None:
         super().__init__(parent)
         self.key = key
+        self.listen_error = ""
+        """Why :meth:`listen` failed, in words for the user."""
         self._server: Optional[QLocalServer] = None
         self._buffers: dict[QLocalSocket, bytes] = {}
 
@@ -48,8 +116,8 @@ class SingleInstance(QObject):
         ping: bool = False,
     ) -> bool:
         """Send ``urls`` (and ``downloads`` from the browser, with their cookies) to a running
-        instance; False when none is running. The socket is the user's own (owner-only on
-        Unix).
+        instance; False when none is running. Raises :class:`ForeignListenerError`, sending
+        nothing, when the listener runs as another user.
 
         Runs before the event loop starts, so its short blocking waits freeze nothing.
         """
@@ -57,6 +125,11 @@ class SingleInstance(QObject):
         socket.connectToServer(self.key)
         if not socket.waitForConnected(timeout_ms):
             return False
+        if not same_user(int(socket.socketDescriptor())):
+            socket.abort()
+            raise ForeignListenerError(
+                f"another user's program is listening at {self.key}; fetchq handed it nothing"
+            )
         message = {
             "urls": list(urls),
             "add": open_add_dialog,
@@ -73,12 +146,15 @@ class SingleInstance(QObject):
         return True
 
     def listen(self) -> bool:
-        """Become the running instance. A stale socket left by a crash is removed first."""
+        """Become the running instance; False with :attr:`listen_error` set when that fails.
+        A stale socket left by a crash is removed first (it is in the user's own folder)."""
         server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         if not server.listen(self.key):
             QLocalServer.removeServer(self.key)
             if not server.listen(self.key):
+                self.listen_error = f"{self.key}: {server.errorString()}"
+                server.deleteLater()
                 return False
         server.newConnection.connect(self._accept)
         self._server = server
@@ -93,6 +169,11 @@ class SingleInstance(QObject):
         assert self._server is not None
         while self._server.hasPendingConnections():
             socket = self._server.nextPendingConnection()
+            if not same_user(int(socket.socketDescriptor())):
+                log.warning("refused a connection from another user's process")
+                socket.abort()
+                socket.deleteLater()
+                continue
             self._buffers[socket] = b""
             socket.readyRead.connect(lambda s=socket: self._read(s))
             socket.disconnected.connect(lambda s=socket: self._finish(s))

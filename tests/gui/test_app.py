@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from fetchq import DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
 from fetchq_gui import Column, MainWindow, Settings
-from fetchq_gui.single_instance import SingleInstance, instance_key
+from fetchq_gui.single_instance import SingleInstance, instance_address
 from tests.gui.gui_helpers import WAIT_MS, cell, click_toolbar, wait_cell
 from tests.helpers import FAST_RETRY, file_sha256, payload, sha256
 
@@ -113,7 +113,7 @@ def test_a_second_launch_hands_its_links_to_the_first(server: TestServer, tmp_pa
             stderr=subprocess.STDOUT,
         )
     try:
-        probe = SingleInstance(instance_key(str(profile.resolve())))
+        probe = SingleInstance(instance_address(profile))
         deadline = time.monotonic() + 30
         while not probe.hand_over([], timeout_ms=200):
             assert first.poll() is None, log.read_text(encoding="utf-8")
@@ -158,9 +158,30 @@ def test_a_journal_that_cannot_be_read_is_explained(tmp_path: Path) -> None:
     assert (profile / "downloads.sqlite3").read_bytes() == b"this is not sqlite" * 100
 
 
+def test_a_socket_that_cannot_listen_is_explained(tmp_path: Path) -> None:
+    """Before, the app ran on without its socket: the browser's downloads went nowhere."""
+    profile = tmp_path / "profile"
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QMessageBox\n"
+        "shown = []\n"
+        "QMessageBox.exec = lambda self: shown.append(self.text()) or 0\n"
+        "import fetchq_gui.app as app\n"
+        f"app.instance_address = lambda folder: {str(tmp_path / 'gone' / 'app.sock')!r}\n"
+        f"code = app.main(['--profile', {str(profile)!r}])\n"
+        "print(code, shown)\n"
+    )
+    result = run_python("-c", script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1 [")
+    assert "cannot listen" in result.stdout
+    assert str(tmp_path / "gone" / "app.sock") in result.stdout
+    assert (profile.stat().st_mode & 0o777) == 0o700  # the list's folder is the user's alone
+
+
 @pytest.mark.parametrize("reason", ["in-process handoff"])
 def test_single_instance_in_process(qtbot: QtBot, reason: str, tmp_path: Path) -> None:
-    key = instance_key(str(tmp_path))
+    key = instance_address(tmp_path)
     running = SingleInstance(key)
     assert running.listen()
     received: list[list[str]] = []
