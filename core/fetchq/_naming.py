@@ -12,9 +12,10 @@ import unicodedata
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 
-MAX_NAME_BYTES = 240
-"""Names are cut to this many UTF-8 bytes: 255 (the common limit) minus room for the
-``.part.json`` sidecar suffix and a `` (n)`` counter."""
+MAX_NAME_BYTES = 232
+"""Names are cut to this many UTF-8 bytes (a `` (n)`` counter included): 255, the common limit,
+minus the longest name fetchq adds to one, the sidecar's temporary ``.part.json.XXXXXXXX.tmp``
+(23 bytes). At 240, a 233-byte name's sidecar could never be saved."""
 
 FALLBACK_NAME = "download"
 
@@ -134,10 +135,10 @@ def sanitize_filename(name: Optional[str]) -> Optional[str]:
     Keeps the last component after ``/`` and ``\\`` (so ``../x``, ``C:\\x`` and ``x/../../y`` give
     ``x``, ``x`` and ``y``), drops drive prefixes, replaces control and reserved characters with
     ``_``, drops bidirectional controls (which make a name read as another extension), strips
-    leading dots and trailing dots and spaces, guards Windows device names, renames
-    what would look like fetchq's own files (``x.part`` -> ``x_part``, ``x.part.json`` ->
-    ``x_part.json``) and cuts long names to :data:`MAX_NAME_BYTES`. None when nothing usable is
-    left (``""``, ``.``, ``..``).
+    leading dots and trailing dots and spaces, cuts long names to :data:`MAX_NAME_BYTES`, guards
+    Windows device names and renames what would look like fetchq's own files (``x.part`` ->
+    ``x_part``, ``x.part.json`` -> ``x_part.json``), in that order, so that no cut can undo a
+    guard. None when nothing usable is left (``""``, ``.``, ``..``).
     """
     if not name:
         return None
@@ -149,15 +150,22 @@ def sanitize_filename(name: Optional[str]) -> Optional[str]:
     candidate = _FORBIDDEN_CHARS.sub("_", candidate)
     candidate = _DIRECTION_MARKS.sub("", candidate)
     candidate = candidate.strip().lstrip(".").rstrip(". ")
+    candidate = _cut_to_bytes(candidate, MAX_NAME_BYTES).rstrip(". ")
     if not candidate or set(candidate) <= {"_"}:
         return None
     if candidate.split(".", 1)[0].upper() in _WINDOWS_RESERVED:
-        candidate = f"_{candidate}"
-    # A server must never name a file as fetchq names its partial files and sidecars: a
-    # planted model.bin.part.json would describe another download's model.bin.part.
-    candidate = _BOOKKEEPING.sub("_part", candidate)
-    candidate = _cut_to_bytes(candidate, MAX_NAME_BYTES)
-    return candidate or None
+        candidate = _cut_to_bytes(f"_{candidate}", MAX_NAME_BYTES).rstrip(". ")
+    # Every check after the cut, which makes the end of a name out of its middle:
+    # ``x.part_y.json`` cut after ``x.part``, ``CON    y`` cut in its spaces.
+    return _not_bookkeeping(candidate)
+
+
+def _not_bookkeeping(name: str) -> str:
+    """``name`` with fetchq's own endings renamed (``x.part`` -> ``x_part``): a server must never
+    name a file as fetchq names its partial files and sidecars, or a planted
+    ``model.bin.part.json`` would describe another download's ``model.bin.part``. Applied last,
+    to a name already cut to length: the rename keeps the length."""
+    return _BOOKKEEPING.sub("_part", name)
 
 
 def choose_filename(
@@ -188,4 +196,4 @@ def numbered_name(name: str, number: int) -> str:
         stem, extension = name, ""
     suffix = f" ({number})" + (f".{extension}" if extension else "")
     room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
-    return stem.encode("utf-8")[:room].decode("utf-8", errors="ignore") + suffix
+    return _not_bookkeeping(stem.encode("utf-8")[:room].decode("utf-8", errors="ignore") + suffix)

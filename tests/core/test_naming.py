@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fetchq import sanitize_filename
@@ -12,6 +14,7 @@ from fetchq._naming import (
     filename_from_url,
     numbered_name,
 )
+from fetchq._segments import ByteRanges, PartState, part_path, save_part_state, sidecar_path
 
 
 @pytest.mark.parametrize(
@@ -105,3 +108,52 @@ def test_numbered_names() -> None:
     long = numbered_name("x" * 300 + ".bin", 7)
     assert long.endswith(" (7).bin")
     assert len(long.encode()) <= MAX_NAME_BYTES
+
+
+@pytest.mark.parametrize(
+    ("raw", "ending"),
+    [
+        ("v" * (MAX_NAME_BYTES - 5) + ".part" + "x" * 60, "_part"),  # no short extension
+        ("v" * (MAX_NAME_BYTES - 10) + ".part" + "x" * 60 + ".json", "_part.json"),
+        ("v" * (MAX_NAME_BYTES - 5) + ".PART" + "x" * 60, "_part"),
+        ("é" * (MAX_NAME_BYTES // 2 - 3) + "v.part" + "x" * 60, "v_part"),  # whole characters
+    ],
+)
+def test_a_cut_never_leaves_fetchqs_own_endings(raw: str, ending: str) -> None:
+    """The cut makes the end of a name out of its middle: the rename of ``.part`` comes after."""
+    safe = sanitize_filename(raw)
+    assert safe is not None
+    assert safe.endswith(ending)
+    assert len(safe.encode("utf-8")) == MAX_NAME_BYTES
+
+
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("CON" + " " * 300 + "y" * 20, "_CON"),  # the cut falls in the spaces
+        ("v" * (MAX_NAME_BYTES - 1) + ". " + "y" * 20, "v" * (MAX_NAME_BYTES - 1)),
+    ],
+)
+def test_a_cut_name_is_checked_again(raw: str, safe: str) -> None:
+    assert sanitize_filename(raw) == safe
+
+
+def test_numbered_names_never_end_like_fetchqs_own_files() -> None:
+    assert numbered_name("x.part", 1) == "x (1)_part"
+    assert numbered_name("x.part.json", 2) == "x.part (2).json"
+    long = numbered_name("v" * 300 + ".part", 3)
+    assert long.endswith(" (3)_part")
+    assert len(long.encode()) <= MAX_NAME_BYTES
+
+
+def test_the_longest_name_leaves_room_for_every_file_fetchq_writes_beside_it(
+    tmp_path: Path,
+) -> None:
+    """Part file, sidecar and the sidecar's temporary: all within the common 255-byte limit."""
+    download_path = tmp_path / numbered_name("v" * 1000, 99)
+    assert len(download_path.name.encode()) == MAX_NAME_BYTES
+    state = PartState("http://h/v", 10, None, None, done=ByteRanges.of([(0, 5)]), part_id=(0, 0))
+    part_path(download_path).write_bytes(b"12345")
+    save_part_state(download_path, state)  # an OSError (name too long) at 240
+    assert sidecar_path(download_path).is_file()
+    assert len(f"{sidecar_path(download_path).name}.abcdefgh.tmp".encode()) <= 255
