@@ -4,16 +4,21 @@ Chromium and Firefox start the host and speak to it over its standard input and 
 message is a JSON object (UTF-8) after a 32-bit length in the machine's byte order. Nothing
 here trusts the other side: a length over :data:`MAX_INCOMING` is refused before a byte of
 the body is read, a short read is a closed pipe, not a message, and a request is checked
-field by field like any other input (:func:`parse_request`). Standard library only, no Qt:
-the host must start fast and never open a window.
+field by field like any other input (:func:`parse_request`), and a link a page handed over may
+not reach a port browsers block or, from a page on the public internet, an address on the machine
+or its network (:func:`check_destination`). Standard library only, no Qt: the host must start
+fast and never open a window.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import struct
+import unicodedata
 from dataclasses import dataclass, field
-from typing import BinaryIO, Optional
+from enum import IntEnum
+from typing import BinaryIO, Literal, Optional
 from urllib.parse import unquote, urlsplit
 
 MAX_INCOMING = 1 << 20
@@ -26,6 +31,57 @@ SCHEMES = ("http", "https", "ftp", "ftps")
 MAX_URL = 8192
 MAX_FIELD = 4096
 MAX_COOKIES = 200
+
+StartedBy = Literal["page", "user"]
+"""Who started a download: ``"page"``, a download the browser started (a page's link, script or
+redirect: the extension captured it), or ``"user"``, a link the user picked in the extension's
+menu. A message that does not say is a page's."""
+
+BAD_PORTS = frozenset(
+    {0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95,
+     101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179,
+     389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601,
+     636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566,
+     6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080}
+)  # fmt: skip
+"""The ports browsers never fetch from (the Fetch standard's "bad port" list, plus 0), so that a
+link cannot make fetchq talk to a mail, SSH or X11 server. FTP's own ports stay open to ftp and
+ftps links (:data:`FTP_PORTS`)."""
+FTP_PORTS = frozenset({20, 21, 989, 990})
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 990}
+
+
+class AddressSpace(IntEnum):
+    """Where a host is, from the most to the least protected (the address spaces of Private
+    Network Access: a page may send fetchq to its own space or a more public one)."""
+
+    LOCAL = 0
+    """This machine: 127.0.0.0/8, ::1, 0.0.0.0/8, ::, and the names localhost and *.localhost."""
+    PRIVATE = 1
+    """Its networks: 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, fe80::/10."""
+    PUBLIC = 2
+    """Anything else, host names included: fetchq does not resolve names to check them."""
+
+
+_LOCAL_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128")
+)
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+_SPACE_WORDS = {
+    AddressSpace.LOCAL: "this computer",
+    AddressSpace.PRIVATE: "the local network",
+    AddressSpace.PUBLIC: "the internet",
+}
 
 
 class ProtocolError(ValueError):
@@ -85,6 +141,7 @@ class BrowserRequest:
     cookies: tuple[Cookie, ...] = field(default=(), repr=False)
     size: Optional[int] = None
     """The size the browser was told, when it knew it: matches a download whose link expired."""
+    started_by: StartedBy = "page"
 
     @property
     def origin(self) -> tuple[str, str, Optional[int]]:
@@ -128,6 +185,7 @@ class BrowserRequest:
             message["cookies"] = [{"name": c.name, "value": c.value} for c in self.cookies]
         if self.size is not None:
             message["size"] = self.size
+        message["startedBy"] = self.started_by
         return message
 
 
@@ -153,9 +211,103 @@ def _link(value: Optional[str], key: str) -> Optional[str]:
     return value
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _ipv4_part(part: str) -> int:
+    """One dotted part as the WHATWG URL standard reads it: 0x... hex, 0... octal, else
+    decimal; -1 when it is none of these."""
+    base, digits = 10, part
+    if part.startswith("0x"):
+        base, digits = 16, part[2:] or "0"
+    elif len(part) > 1 and part.startswith("0"):
+        base, digits = 8, part[1:]
+    allowed = _HEX if base == 16 else frozenset("01234567" if base == 8 else "0123456789")
+    return int(digits, base) if digits and set(digits) <= allowed else -1
+
+
+def _ipv4_number(host: str) -> Optional[int]:
+    """The WHATWG URL standard's IPv4 parser, for a host that ends in a number: browsers and
+    libcurl both read ``2130706433``, ``0x7f.1`` and ``0177.0.0.1`` as 127.0.0.1, so the check
+    must too. None when the host is a name; a host that ends in a number but is not an address
+    (which no browser sends) is refused."""
+    parts = host.split(".")
+    last = parts[-1]
+    if not (last.isdigit() or (last.startswith("0x") and set(last[2:]) <= _HEX)):
+        return None
+    numbers = [_ipv4_part(part) for part in parts]
+    if (
+        len(numbers) > 4
+        or min(numbers) < 0
+        or max(numbers[:-1], default=0) > 255
+        or numbers[-1] >= 256 ** (5 - len(numbers))
+    ):
+        raise ProtocolError(f"the host {host[:80]} is not an address")
+    value = numbers[-1]
+    for index, number in enumerate(numbers[:-1]):
+        value += number << (8 * (3 - index))
+    return value
+
+
+def address_space(url: str) -> AddressSpace:
+    """Where ``url``'s host is, from its literal form only: an IPv4 address in any of the forms
+    browsers read, an IPv6 address (an IPv4 one mapped into it counts as that), or a localhost
+    name. Names are not resolved (no DNS here): ``router.lan`` or a name that points at
+    127.0.0.1 count as public."""
+    host = urlsplit(url).hostname or ""  # lowercased, brackets gone
+    host = unicodedata.normalize("NFKC", unquote(host)).lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return AddressSpace.LOCAL
+    number = _ipv4_number(host) if host and ":" not in host else None
+    try:
+        address = ipaddress.ip_address(number if number is not None else host)
+    except ValueError:
+        return AddressSpace.PUBLIC  # a name
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    plain = ipaddress.ip_address(address.packed)  # without an IPv6 scope, for "in"
+    if any(plain in network for network in _LOCAL_NETWORKS):
+        return AddressSpace.LOCAL
+    if any(plain in network for network in _PRIVATE_NETWORKS):
+        return AddressSpace.PRIVATE
+    return AddressSpace.PUBLIC
+
+
+def check_destination(url: str, page: Optional[str], started_by: StartedBy) -> None:
+    """Refuse, with a reason the extension shows, a link fetchq must not fetch for a browser:
+    one to a port browsers block (whoever started it), and, for a download a page started, one
+    to this computer or its network from a page that is not there itself (``page`` is the
+    referrer; a page that sends none counts as public). A link the user picked in the menu may
+    go anywhere a click could, except a blocked port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise ProtocolError(f"the link's port is not a port: {url[:80]}") from None
+    if port is None:
+        port = _DEFAULT_PORTS[scheme]
+    if port in BAD_PORTS and not (scheme in ("ftp", "ftps") and port in FTP_PORTS):
+        raise ProtocolError(
+            f"fetchq does not download from port {port}, which browsers block (a bad port of the"
+            " Fetch standard): it belongs to another kind of server"
+        )
+    if started_by == "user":
+        return
+    target = address_space(url)
+    source = address_space(page) if page else AddressSpace.PUBLIC
+    if target < source:
+        where = f"a page on {urlsplit(page).hostname}" if page else "a page that does not say"
+        raise ProtocolError(
+            f"{where} may not send fetchq to {parts.hostname}, an address on"
+            f" {_SPACE_WORDS[target]}; to download it, add the link in fetchq yourself"
+        )
+
+
 def parse_request(message: object) -> BrowserRequest:
     """Check a message from the extension and make it a request; anything else raises
-    :class:`ProtocolError` naming the field."""
+    :class:`ProtocolError` naming the field (or, for a link fetchq must not fetch, saying why:
+    :func:`check_destination`)."""
     if not isinstance(message, dict):
         raise ProtocolError("a request must be a JSON object")
     if message.get("type") != "download":
@@ -183,6 +335,10 @@ def parse_request(message: object) -> BrowserRequest:
         not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 63
     ):
         raise ProtocolError("size must be a whole number of bytes")
+    if message.get("startedBy", "page") not in ("page", "user"):
+        raise ProtocolError('startedBy must be "page" or "user"')
+    started_by: StartedBy = "user" if message.get("startedBy") == "user" else "page"
+    check_destination(url, referrer, started_by)
     return BrowserRequest(
         url=url,
         referrer=referrer,
@@ -190,4 +346,5 @@ def parse_request(message: object) -> BrowserRequest:
         user_agent=_text(message, "userAgent", 512),
         cookies=tuple(cookies),
         size=size,
+        started_by=started_by,
     )
