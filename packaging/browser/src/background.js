@@ -29,15 +29,94 @@ function baseName(path) {
   return name || undefined;
 }
 
-// The request fetchq takes: the link, where it was found, and what the browser would send
-// with it (its cookies for that URL and its user agent), for that one download only.
-async function requestFor(url, referrer, filename, size) {
-  let cookies = [];
+// Whether a request to `url` started by the pages `initiators` is same-site, as far as the
+// extension can tell: it has no Public Suffix List, so only the same scheme and the link's host
+// being the page's host or under it count (www.example.org to example.org, or to
+// dl.example.org, counts as cross-site). A wrong "cross-site" only holds back SameSite=Strict
+// cookies; a wrong "same-site" would send them where the browser does not, so it must not be
+// guessed. No initiator known (a page with a no-referrer policy) is cross-site.
+function isSameSite(url, initiators) {
+  const parse = (text) => {
+    try {
+      return new URL(text);
+    } catch {
+      return null;
+    }
+  };
+  const target = parse(url);
+  const pages = initiators.filter(Boolean).map(parse);
+  return (
+    target !== null &&
+    pages.length > 0 &&
+    pages.every(
+      (page) =>
+        page !== null &&
+        page.protocol === target.protocol &&
+        (target.hostname === page.hostname || target.hostname.endsWith("." + page.hostname)),
+    )
+  );
+}
+
+// The cookie store a download was made in: the one Firefox names (a container's, or the private
+// one), else in Chromium the incognito store for an incognito download (its id is always "1")
+// or the normal one. DEFAULT_STORE: the normal store; null: no store the extension may read
+// (it is not allowed in incognito), so no cookies, never the normal store's instead.
+const DEFAULT_STORE = "";
+
+async function storeOfDownload(item) {
+  if (typeof item.cookieStoreId === "string" && item.cookieStoreId) {
+    return item.cookieStoreId;
+  }
+  if (!item.incognito) {
+    return DEFAULT_STORE;
+  }
+  const stores = await chrome.cookies.getAllCookieStores();
+  const store = stores.find((s) => s.incognito === true || s.id === "1");
+  return store ? store.id : null;
+}
+
+// The store of the tab the user picked a link in: Firefox names it; Chromium lists each store
+// with the tabs that share it. A tab in no store we can see, or no tab, gets no cookies.
+async function storeOfTab(tab) {
+  if (!tab) {
+    return null;
+  }
+  if (typeof tab.cookieStoreId === "string" && tab.cookieStoreId) {
+    return tab.cookieStoreId;
+  }
+  const stores = await chrome.cookies.getAllCookieStores();
+  const store = stores.find((s) => Array.isArray(s.tabIds) && s.tabIds.includes(tab.id));
+  if (store) {
+    return store.id;
+  }
+  return tab.incognito ? null : DEFAULT_STORE;
+}
+
+// What the browser itself would send with a top-level GET of `url`: the cookies of the
+// download's own store, unpartitioned (no partitionKey: a top-level navigation uses none),
+// HttpOnly ones included (HttpOnly hides a cookie from scripts, not from the request); for a
+// cross-site request no SameSite=Strict cookie. Lax, None and unspecified ones go with a
+// top-level navigation from any site (Chromium's default for unspecified is Lax).
+async function cookiesFor(url, store, sameSite) {
+  if (store === null) {
+    return [];
+  }
+  const details = store === DEFAULT_STORE ? { url } : { url, storeId: store };
   try {
-    cookies = (await chrome.cookies.getAll({ url })).map((c) => ({ name: c.name, value: c.value }));
+    return (await chrome.cookies.getAll(details))
+      .filter((c) => sameSite || c.sameSite !== "strict")
+      .map((c) => ({ name: c.name, value: c.value }));
   } catch (error) {
     console.warn("fetchq: could not read the cookies for this link:", error);
+    return [];
   }
+}
+
+// The request fetchq takes: the link, where it was found, who started it, and what the browser
+// would send with it (its cookies for that URL and its user agent), for that one download only.
+// `how`: { store, sameSite, startedBy } (see above; "page" or "user").
+async function requestFor(url, referrer, filename, size, how) {
+  const cookies = await cookiesFor(url, how.store, how.sameSite);
   const message = { type: "download", url, cookies, userAgent: navigator.userAgent };
   if (referrer && /^(https?|ftps?):/i.test(referrer)) {
     message.referrer = referrer;
@@ -48,14 +127,16 @@ async function requestFor(url, referrer, filename, size) {
   if (size > 0) {
     message.size = size; // lets fetchq match a download of the same file whose link expired
   }
+  message.startedBy = how.startedBy; // fetchq refuses a page's link to this machine or network
   return message;
 }
 
-async function sendToFetchq(url, referrer, filename, size) {
+// fetchq's answer: ok, or why not (a link it refuses, or no helper), shown on the button.
+async function sendToFetchq(url, referrer, filename, size, how) {
   try {
     const reply = await chrome.runtime.sendNativeMessage(
       FETCHQ_HOST,
-      await requestFor(url, referrer, filename, size),
+      await requestFor(url, referrer, filename, size, how),
     );
     if (reply && reply.ok === true) {
       await showProblem(null);
@@ -80,13 +161,21 @@ async function showProblem(problem) {
   await chrome.action.setTitle({ title: problem ? "fetchq: " + problem : "fetchq" });
 }
 
-chrome.contextMenus.onClicked.addListener((info, tab) => {
+// A link the user picks is the user's own top-level choice: cookies as for a top-level
+// navigation from that page (and its frame, when the link is in one), and fetchq lets it reach
+// the local network; a port browsers block it refuses all the same.
+chrome.contextMenus.onClicked.addListener(async (info, tab) => {
   if (info.menuItemId !== MENU_ID) {
     return;
   }
   const url = info.linkUrl || info.srcUrl || info.pageUrl;
   const referrer = info.pageUrl || (tab && tab.url);
-  sendToFetchq(url, url === info.pageUrl ? undefined : referrer, undefined, 0);
+  const how = {
+    store: await storeOfTab(tab).catch(() => null),
+    sameSite: isSameSite(url, [info.pageUrl || (tab && tab.url), info.frameUrl]),
+    startedBy: "user",
+  };
+  await sendToFetchq(url, url === info.pageUrl ? undefined : referrer, undefined, 0, how);
 });
 
 chrome.runtime.onMessage.addListener((message, sender) => {
@@ -164,12 +253,14 @@ chrome.downloads.onCreated.addListener(async (item) => {
   } catch {
     return; // finished or gone already: leave it to the browser
   }
-  const result = await sendToFetchq(
-    item.finalUrl || item.url,
-    item.referrer,
-    baseName(item.filename),
-    size,
-  );
+  const url = item.finalUrl || item.url;
+  const how = {
+    store: await storeOfDownload(item).catch(() => null),
+    // the page that started it, as far as known; a redirect to another site is cross-site
+    sameSite: isSameSite(item.url, [item.referrer]) && isSameSite(url, [item.referrer]),
+    startedBy: "page",
+  };
+  const result = await sendToFetchq(url, item.referrer, baseName(item.filename), size, how);
   if (result.ok) {
     await chrome.downloads.cancel(item.id).catch(() => {});
     await chrome.downloads.erase({ id: item.id }).catch(() => {});
