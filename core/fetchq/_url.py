@@ -85,15 +85,17 @@ def join_url(base: Url, location: str) -> Url:
 
 def _parsed(text: str, base: Optional[str]) -> Url:
     # ftps is not one of WHATWG's special schemes, so ada would not parse its host as a host
-    # (no IDNA, no IPv4 forms); read it as ftp, which is, and put the scheme back after.
+    # (no IDNA, no IPv4 forms); read it as ftp, which is, and put the scheme back after (and
+    # the port ada drops as ftp's default: ftps://host:21/ means 21, with TLS from the first
+    # byte, as libcurl speaks ftps:// on any port).
     ftps = text[:5].lower() == "ftps:"
     if ftps:
         text = "ftp:" + text[5:]
     try:
-        if base is not None:
-            text = ada_url.join_url(base, text)
         # One call for every part (reading them one by one from a URL object costs twice).
-        parts = ada_url.parse_url(text, attributes=_PARTS)
+        parts = ada_url.parse_url(
+            text if base is None else ada_url.join_url(base, text), attributes=_PARTS
+        )
     except ValueError:
         raise UrlError("not a valid URL") from None
     scheme = "ftps" if ftps else str(parts["protocol"]).rstrip(":")
@@ -104,7 +106,10 @@ def _parsed(text: str, base: Optional[str]) -> Url:
         host = host[1:-1]
     if not host:
         raise UrlError("the URL has no host")
-    port = int(str(parts["port"])) if parts["port"] else DEFAULT_PORTS[scheme]
+    port_text = str(parts["port"])
+    if ftps and not port_text:
+        port_text = _port_given_to_ftps(text, base)
+    port = int(port_text) if port_text else DEFAULT_PORTS[scheme]
     if port == 0:
         raise UrlError("the URL has port 0")
     return Url(
@@ -115,6 +120,22 @@ def _parsed(text: str, base: Optional[str]) -> Url:
         username=unquote(str(parts["username"])),
         password=unquote(str(parts["password"])),
     )
+
+
+def _port_given_to_ftps(as_ftp: str, base: Optional[str]) -> str:
+    """The port an ftps URL names, read as ftp (``ftp:`` + the rest), or ``""`` when it names none.
+
+    Read as ftp, ``ftps://host:21/`` has no port: ada drops ftp's default. But 21 is not ftps's
+    default (990), and a port the link names is the port it means. Read as http, whose default
+    is another, the same URL keeps ``:21``; and a port equal to http's default, ``:80``, is one
+    the ftp reading kept, so this is asked only for what ftp dropped."""
+    as_http = "http:" + as_ftp.removeprefix("ftp:")
+    try:
+        if base is not None:
+            as_http = ada_url.join_url(base, as_http)
+        return str(ada_url.parse_url(as_http, attributes=("port",))["port"])
+    except ValueError:
+        raise UrlError("not a valid URL") from None
 
 
 _PARTS = ("protocol", "hostname", "port", "pathname", "search", "username", "password")

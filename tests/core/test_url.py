@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fetchq import redact_url
 from fetchq._url import UrlError, join_url, parse_url
 
 
@@ -87,3 +88,33 @@ def test_a_location_never_brings_credentials() -> None:
     hop = join_url(parse_url("http://example.org/"), "http://evil:pw@cdn.example/x")
     assert (hop.username, hop.password) == ("", "")
     assert hop.href == "http://cdn.example/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "port", "href"),
+    [
+        ("ftps://files.example:21/a", 21, "ftps://files.example:21/a"),
+        ("FTPS://Files.Example:021/a", 21, "ftps://files.example:21/a"),
+        ("ftps://u:p@files.example:21/a", 21, "ftps://files.example:21/a"),
+        ("ftps://[::1]:21/a", 21, "ftps://[::1]:21/a"),
+        ("ftps://files.example:80/a", 80, "ftps://files.example:80/a"),
+        ("ftps://files.example:990/a", 990, "ftps://files.example/a"),
+        ("ftps://files.example:/a", 990, "ftps://files.example/a"),
+        ("ftp://files.example:21/a", 21, "ftp://files.example/a"),
+    ],
+)
+def test_an_ftps_link_keeps_the_port_it_names(text: str, port: int, href: str) -> None:
+    """21 is ftp's default, not ftps's: read as ftp (to parse the host as a host), ``:21`` was
+    dropped and 990 filled in."""
+    url = parse_url(text)
+    assert (url.port, url.href) == (port, href)
+    assert parse_url(url.href).origin == url.origin  # the round trip keeps it
+
+
+def test_a_redirect_to_an_ftps_link_keeps_the_port_it_names() -> None:
+    hop = join_url(parse_url("https://example.org/"), "ftps://files.example:21/a")
+    assert hop.origin == ("ftps", "files.example", 21)
+
+
+def test_a_redacted_ftps_link_keeps_the_port_it_names() -> None:
+    assert redact_url("ftps://u:p@files.example:21/a") == "ftps://files.example:21/a"
