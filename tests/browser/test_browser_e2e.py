@@ -1,6 +1,8 @@
-"""End to end in real browsers: a page on 127.0.0.1 sets a cookie and starts a download; the
+"""End to end in real browsers: a page on 127.0.0.1 sets cookies and starts a download; the
 extension takes it from the browser, the native host starts fetchq, and fetchq downloads it
-with the page's cookie, user agent and referrer, while the browser keeps nothing of it.
+with the page's cookies (a SameSite=Strict one too: the page is on the file's site), user agent
+and referrer, while the browser keeps nothing of it. A page on 127.0.0.1 may hand fetchq a link
+to 127.0.0.1.
 
 Chromium loads the extension unpacked; Firefox ESR installs it as a temporary add-on over
 WebDriver BiDi. Both find the host through the manifests ``fetchq
@@ -33,10 +35,12 @@ REQUIRED = bool(os.environ.get("FETCHQ_REQUIRE_BROWSER"))
 pytestmark = pytest.mark.timeout(120)
 
 COOKIE = "sid=e2e-cookie-5150"
-PAGE = """<!doctype html>
+STRICT_COOKIE = "strict=e2e-cookie-5151"  # same-site: the page and the file share a host
+PAGE = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>A page with a download</title></head>
 <body><a id="go" href="/files/big.bin">big.bin</a>
-<script>document.getElementById("go").click()</script></body></html>
+<script>document.cookie = "{STRICT_COOKIE}; SameSite=Strict; path=/";
+document.getElementById("go").click()</script></body></html>
 """
 
 
@@ -136,7 +140,8 @@ def test_a_download_started_in_the_browser_is_taken_by_fetchq_with_its_cookie(
     assert by_fetchq, [r.headers for r in fetched]
     assert len(by_fetchq) < len(fetched), "the browser never started the download"
     for request in by_fetchq:
-        assert request.header("Cookie") == COOKIE  # the page's cookie, sent by fetchq
+        sent = sorted((request.header("Cookie") or "").split("; "))
+        assert sent == sorted([COOKIE, STRICT_COOKIE])  # the page's cookies, sent by fetchq
         assert browser.agent in (request.header("User-Agent") or "")  # the browser's own
         assert request.header("Referer") == page
     assert list(browser_downloads.iterdir()) == [], "the browser kept a copy"
