@@ -5,11 +5,18 @@ call that made it returns, so a ``kill -9`` loses only bytes in flight, which th
 sidecars mostly keep too. Rows carry a version, and a write never replaces a newer one, so
 threads that record the same job concurrently cannot move it back in time. A lock file keeps a
 second process out; access tokens are never written.
+
+A journal holds links, and links hold secrets: its files are made readable by their owner only
+(0600, in a new folder of mode 0700), a link's password is never written (a login lives in the
+system keychain), and a finished download is kept without its link's query string, which a
+signed link's signature travels in and which only a resume needs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import sqlite3
 import sys
@@ -18,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional, Union
+from urllib.parse import urlsplit
 
 if sys.platform == "win32":
     import msvcrt
@@ -76,6 +84,61 @@ _UPSERT = (
 _ROWS_PER_STATEMENT = 500  # 2500 parameters, well under SQLite's limit
 
 
+_OWNER_ONLY = 0o600
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def stored_link(url: str, finished: bool) -> str:
+    """What the journal keeps of a link: never its password, and when the download is
+    ``finished`` neither its query nor its fragment; an unfinished one keeps them to resume."""
+    if "@" not in url and not (finished and ("?" in url or "#" in url)):
+        return url  # the common case, decided without parsing
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    if parts.password is None and not (finished and (parts.query or parts.fragment)):
+        return url
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if finished:
+        parts = parts._replace(query="", fragment="")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def stored_data(data: str, links: dict[str, str]) -> str:
+    """A job's JSON with the links in ``links`` (field name to link) as :func:`stored_link`
+    keeps them; parsed only when one of them changes."""
+    changed = {
+        name: link
+        for name, link in links.items()
+        if f'"{name}":{json.dumps(link, ensure_ascii=False)}' not in data
+    }
+    if not changed:
+        return data
+    fields = json.loads(data)
+    fields.update(changed)
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def _owner_only(path: Path) -> None:
+    """Create ``path`` (mode 0600) if missing, else narrow it to 0600; SQLite gives its WAL
+    and shared-memory files the mode of the database they belong to."""
+    if sys.platform == "win32":
+        return  # the profile folder's ACL is the user's
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, _OWNER_ONLY)
+    try:
+        os.fchmod(fd, _OWNER_ONLY)
+    finally:
+        os.close(fd)
+
+
 def _row(record: JournalRecord) -> tuple[int, int, str, int, str]:
     return (record.id, record.version, record.status, int(record.resume), record.data)
 
@@ -85,6 +148,7 @@ class _LockFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        _owner_only(path)
         self._file: Optional[IO[str]] = open(path, "a+", encoding="utf-8")  # noqa: SIM115
         try:
             self._lock()
@@ -121,10 +185,21 @@ class Journal:
         self.path = Path(path)
         self._write_lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise JournalError(f"cannot create the folder of {self.path}: {exc}") from exc
         self._lock_file = _LockFile(self.path.with_name(self.path.name + ".lock"))
+        try:
+            _owner_only(self.path)
+            for suffix in _SIDE_FILES:
+                side = self.path.with_name(self.path.name + suffix)
+                if side.exists():
+                    _owner_only(side)
+        except OSError as exc:
+            self._lock_file.release()
+            raise JournalError(
+                f"cannot make {self.path} readable by its owner only: {exc}"
+            ) from exc
         try:
             self._db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=5.0
@@ -161,6 +236,8 @@ class Journal:
                         f"{self.path} is damaged: {check[0] if check else '?'}"
                     )
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # A record replaced (a signed link's unfinished state) leaves no trace in the file.
+            self._db.execute("PRAGMA secure_delete=ON")
             # Checkpoints fsync, and on ext4 an fsync flushes every dirty file of the file
             # system: checkpoint rarely (about every 40 MB of WAL), not every 4 MB.
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
@@ -264,6 +341,8 @@ class Journal:
     def close(self) -> None:
         with self._write_lock:
             try:
+                with contextlib.suppress(sqlite3.Error):  # the log goes, with old versions
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self._db.close()
             finally:
                 self._lock_file.release()

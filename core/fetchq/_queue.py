@@ -61,7 +61,14 @@ from ._job import (
     MultiFileDownloadJob,
     iso_now,
 )
-from ._journal import Journal, JournalChange, JournalRecord, is_history
+from ._journal import (
+    Journal,
+    JournalChange,
+    JournalRecord,
+    is_history,
+    stored_data,
+    stored_link,
+)
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._package import (
     package_download_path,
@@ -1740,7 +1747,12 @@ class DownloadQueueService(DownloadQueueServiceBase):
         if isinstance(job, MultiFileDownloadJob):
             data = job.model_dump_json(exclude={"download_parts"})
         else:
-            data = job.model_dump_json()
+            assert isinstance(job, DownloadJob)
+            finished = job.status == DownloadJobStatus.COMPLETED
+            links = {"source": stored_link(str(job.source), finished)}
+            if job.final_url is not None:
+                links["final_url"] = stored_link(job.final_url, finished)
+            data = stored_data(job.model_dump_json(), links)
         self._journal_queue.append(
             JournalRecord(
                 id=job.id,

@@ -32,11 +32,13 @@ from ._exceptions import (
     DiskError,
     HTTPStatusError,
     LinkExpiredError,
+    NetworkError,
     ResponseError,
     ResumeRequired,
     SizeMismatch,
     TransferError,
 )
+from ._failures import Failure
 from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets, origin_of
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._naming import choose_filename, numbered_name
@@ -331,6 +333,12 @@ class Transfer:
                     f"Link expired: the server now answers {refused.status_code} {refused.reason}"
                 ) from None
             raise refused.as_http_error() from None  # requests' own, as the reference API has it
+        except NetworkError as failed:
+            if failed.failure == Failure.LOGIN.value:  # an FTP login: ask as a 401 does
+                self.host.challenged("FTP")
+            self._save_state()
+            self._count()
+            raise
         except BaseException:
             self._save_state()
             self._count()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from PySide6.QtCore import (
     QEvent,
@@ -546,9 +546,21 @@ class MainWindow(QMainWindow):
         except (FetchqError, ValueError) as exc:
             problems.append(str(exc))
         self._show_added(jobs)
+        self._keep_link_passwords(jobs)
         if problems:
             self._warn("Some links were not added", "\n".join(problems[:10]))
         return jobs
+
+    def _keep_link_passwords(self, jobs: Sequence[DownloadJob]) -> None:
+        """A password written in a link (``ftp://user:pass@host/``) is not kept in the journal:
+        it goes to the keychain, where a restarted download that needs it finds it."""
+        logins = {
+            (origin_key(str(job.source)), job.source.username or "", job.source.password)
+            for job in jobs
+            if job.source.password
+        }
+        for origin, user, password in logins:
+            self._remember_login(origin, unquote(user), unquote(password))
 
     def add_browser_downloads(
         self, requests: Sequence[BrowserRequest], *, continue_expired: bool = True

@@ -100,3 +100,19 @@ def test_without_a_keychain_nothing_is_remembered_and_cancel_leaves_it_waiting(
     dialog.reject()
     wait_cell(qtbot, window, job.id, Column.STATUS, "Login required")
     assert keychain.passwords == {}
+
+
+def test_a_password_in_a_link_goes_to_the_keychain_not_the_journal(
+    window: MainWindow, qtbot: QtBot, server: TestServer
+) -> None:
+    """The journal keeps ``user@host`` only (issue 24): the password of a link typed with
+    one is kept where logins are, for the download to find after a restart."""
+    keychain = MemoryKeychain()
+    window.logins = LoginStore(window.settings, keychain)
+    url = server.add("/mine.bin", payload(3000), auth=("ada", "pa ss", "basic"))
+    (job,) = window.add_urls([url.replace("://", "://ada:pa%20ss@", 1)])
+    wait_cell(qtbot, window, job.id, Column.STATUS, "Completed")
+    origin = origin_key(url)
+    qtbot.waitUntil(lambda: bool(keychain.passwords), timeout=WAIT_MS)
+    assert keychain.passwords == {(f"fetchq {origin}", "ada"): "pa ss"}
+    assert window.logins.remembered(origin) == ("ada", "pa ss")
