@@ -79,7 +79,7 @@ from ._package import (
 )
 from ._probe import ProbeResult, probe
 from ._ramp import start_delay
-from ._relink import verify_new_link
+from ._relink import restart_reason, verify_new_link
 from ._retry import RetryPolicy, Timeouts
 from ._scheduler import RampWatch, Scheduler
 from ._segments import (
@@ -861,6 +861,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         access_token: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
         cookies: Cookies = None,
+        prove_whole_file: bool = False,
     ) -> DownloadJob:
         """Give a download that is not running a new link, and continue it.
 
@@ -870,6 +871,11 @@ class DownloadQueueService(DownloadQueueServiceBase):
         :class:`SourceMismatchError` and nothing changes. The job's token, headers and cookies
         stay with it only when the new link is on the same origin; pass new ones for another.
         Blocks for the checking requests: call it off a GUI thread.
+
+        ``prove_whole_file`` is for a link that someone else chose (a web page): on another
+        host it continues from the part file only when the whole file will be checked (see
+        :func:`._relink.whole_file_checked`); else the download starts again from zero, with
+        ``resume_message`` saying why. Two matching ends prove nothing of the bytes between.
         """
         text = validate_source(source)
         token, extra, cookie = (
@@ -891,9 +897,26 @@ class DownloadQueueService(DownloadQueueServiceBase):
             path = job.download_path
         state = load_part_state(path) if path is not None else None
         secrets = OriginSecrets.of(self._token(text, token), extra, cookie)
+        restart = None
         if state is not None and path is not None and state.done:
-            state = verify_new_link(self._client, text, secrets, path, state)
-            save_part_state(path, state)
+            checked = verify_new_link(self._client, text, secrets, path, state)
+            restart = (
+                None
+                if not prove_whole_file
+                else restart_reason(
+                    job.canonical_url or str(job.source),
+                    text,
+                    job.checksum,
+                    state.etag or job.etag,
+                    checked.etag,
+                )
+            )
+            if restart is None:
+                save_part_state(path, checked)
+                state = checked
+            else:
+                remove_partial(path)
+                state = None
         with self._lock:
             job.source = DownloadJob.model_validate({"source": text, "dest": job.dest}).source
             job.canonical_url = None
@@ -902,7 +925,9 @@ class DownloadQueueService(DownloadQueueServiceBase):
             job.etag = state.etag if state is not None else None
             job.last_modified = state.last_modified if state is not None else None
             job.link_expired = False
-            job.resume_message = None
+            job.resume_message = restart
+            if restart is not None:
+                job.bytes = 0
             self._requeue(job)  # paused, failed or cancelled: it runs again with the new link
         self._flush_journal()
         return job

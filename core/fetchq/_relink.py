@@ -6,6 +6,11 @@ file: the same size, and the same bytes where the part file has them, asked for 
 ranges (the first and the last of what is on disk, up to 64 KiB each). Its ETag or
 Last-Modified then become the validator that later resumes send. Anything else is refused
 with the reason and nothing changes.
+
+Two matching ends prove nothing of the bytes between them: a hostile server can send a public
+file's real first and last bytes and its own in the middle. So a link on another host that the
+user did not choose (a web page's) continues only when the whole file will be checked
+(:func:`restart_reason`); otherwise the download starts again from zero.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 from ._abort import AbortSignal
 from ._exceptions import SourceMismatchError, TransferError
@@ -36,6 +42,29 @@ def windows(state: PartState) -> list[tuple[int, int]]:
     head = (first_start, min(first_end, first_start + WINDOW))
     tail = (max(last_start, last_end - WINDOW), last_end)
     return [head] if tail == head else [head, tail]
+
+
+def restart_reason(
+    old_url: str,
+    new_url: str,
+    checksum: Optional[str],
+    recorded_etag: Optional[str],
+    new_etag: Optional[str],
+) -> Optional[str]:
+    """None when a download may go on from its part file with a link that someone else
+    chose: on the same host, or with a checksum to check the whole file against, or when the
+    new link names the strong ETag the old one recorded. Else why it starts from zero."""
+    if (urlsplit(old_url).hostname or "") == (urlsplit(new_url).hostname or ""):
+        return None
+    if checksum:
+        return None  # the finished file is checked whole before it is kept
+    if recorded_etag and not recorded_etag.startswith("W/") and recorded_etag == new_etag:
+        return None
+    new_host = urlsplit(new_url).hostname or "?"
+    return (
+        f"Started again from zero: the new link is on {new_host}, another site, and "
+        "nothing could check that its bytes are the file's"
+    )
 
 
 def verify_new_link(

@@ -714,14 +714,20 @@ class MainWindow(QMainWindow):
 
     @async_slot(int, object)
     async def _relink_from_browser(self, job_id: int, request: BrowserRequest) -> None:
+        """A link the browser captured for a download whose link expired: the user decides
+        whether it continues that download (a page chose the link, not the user)."""
         loop = asyncio.get_running_loop()
         job = self.queue.id_to_job(job_id)
+        if not await self._relink_wanted(job, request.url):
+            self.add_browser_downloads([request], continue_expired=False)
+            return
         change = functools.partial(
             self.queue.change_source,
             job,
             request.url,
             headers=request.headers,
             cookies=request.cookie_pairs,
+            prove_whole_file=True,
         )
         try:
             await loop.run_in_executor(self._executor, change)
@@ -733,8 +739,45 @@ class MainWindow(QMainWindow):
             return
         self.model.update(JobSnapshot.of(job))
         self.notifier.notify(
-            "Download from the browser", f"Continuing {job.name} with the new link"
+            "Download from the browser",
+            f"{job.name}: {job.resume_message}"
+            if job.resume_message
+            else f"Continuing {job.name} with the new link",
         )
+
+    async def _relink_wanted(self, job: DownloadJob, url: str) -> bool:
+        """Ask whether ``url`` from the browser continues ``job``, naming both sites; no
+        answer (the box closed) is a download of its own."""
+        old_host = urlsplit(job.canonical_url or str(job.source)).hostname or "?"
+        new_host = urlsplit(url).hostname or "?"
+        text = (
+            f"The browser has a new link for {job.name}, whose link expired.\n\n"
+            f"Its link was on {old_host}; the new one is on {new_host}.\n\n"
+        )
+        if old_host != new_host:
+            text += (
+                "That is another site: fetchq continues from what it has only if the whole "
+                "file can be checked (a checksum, or the same version tag as the old link); "
+                "otherwise it downloads the file again from the start."
+            )
+        box = QMessageBox(QMessageBox.Icon.Question, "A new link from the browser", text)
+        box.setObjectName("relink_question")
+        box.setParent(self, box.windowFlags())
+        go_on = box.addButton("Continue the download", QMessageBox.ButtonRole.AcceptRole)
+        go_on.setObjectName("relink_continue")
+        apart = box.addButton("Download separately", QMessageBox.ButtonRole.RejectRole)
+        apart.setObjectName("relink_separately")
+        box.setDefaultButton(apart)
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def answered(_result: int) -> None:
+            if not answer.done():
+                answer.set_result(box.clickedButton() is go_on)
+
+        box.finished.connect(answered)
+        self._keep(box)
+        box.open()
+        return await answer
 
     def _show_added(self, jobs: Sequence[DownloadJob], probe: bool = True) -> None:
         """New downloads get their rows and a word in the status bar; the server is asked

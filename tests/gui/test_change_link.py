@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from fetchq import DownloadJobStatus
@@ -91,6 +92,19 @@ def test_change_link_is_offered_only_for_one_paused_or_failed_download(
     menu.close()
 
 
+def answer_relink(window: MainWindow, qtbot: QtBot, button: str) -> str:
+    """Answer the question a new link from the browser for an expired download asks; its
+    text."""
+    qtbot.waitUntil(
+        lambda: window.findChild(QMessageBox, "relink_question") is not None, timeout=WAIT_MS
+    )
+    box = window.findChild(QMessageBox, "relink_question")
+    assert isinstance(box, QMessageBox)
+    text = box.text()
+    click(child(box, QPushButton, button))
+    return text
+
+
 def expired_download(
     window: MainWindow, qtbot: QtBot, server: TestServer, data: bytes
 ) -> tuple[int, str]:
@@ -113,8 +127,11 @@ def test_the_same_file_captured_from_the_browser_continues_the_expired_download(
     notes: list[tuple[str, str]] = []
     window.notifier.notified.connect(lambda title, text: notes.append((title, text)))
     fresh = other_server.add("/signed/file.iso?expires=2027", data)
-    request = parse_request({"type": "download", "url": fresh, "size": SIZE})
+    request = parse_request(
+        {"type": "download", "url": fresh, "size": SIZE, "referrer": other_server.url("/page")}
+    )
     assert window.add_browser_downloads([request]) == []  # no second download of it
+    answer_relink(window, qtbot, "relink_continue")
     wait_cell(qtbot, window, job_id, Column.STATUS, "Completed")
     assert len(window.queue.list_jobs()) == 1
     assert file_sha256(downloads / "file.iso") == sha256(data)
@@ -127,12 +144,64 @@ def test_another_file_of_the_same_name_from_the_browser_is_a_new_download(
     job_id, _ = expired_download(window, qtbot, server, payload(SIZE))
     other = payload(SIZE, seed=5)
     request = parse_request(
-        {"type": "download", "url": other_server.add("/file.iso", other), "size": SIZE}
+        {
+            "type": "download",
+            "url": other_server.add("/file.iso", other),
+            "size": SIZE,
+            "referrer": other_server.url("/page"),
+        }
     )
     window.add_browser_downloads([request])
+    answer_relink(window, qtbot, "relink_continue")  # then refused: its bytes differ
     qtbot.waitUntil(lambda: len(window.queue.list_jobs()) == 2, timeout=WAIT_MS)
     (new,) = [job for job in window.queue.list_jobs() if job.id != job_id]
     wait_cell(qtbot, window, new.id, Column.STATUS, "Completed")
     assert window.queue.id_to_job(job_id).link_expired  # the expired one waits, untouched
     assert new.download_path is not None
     assert file_sha256(new.download_path) == sha256(other)
+
+
+def test_a_page_on_another_site_is_asked_about_and_cannot_splice_its_bytes(
+    window: MainWindow, qtbot: QtBot, server: TestServer, other_server: TestServer, downloads: Path
+) -> None:
+    """Issue 24: a page served the real file's first bytes and its own after them; the
+    expired download went on from its part file without a word. Now the user is asked,
+    with both sites named, and from another site the file starts again from zero."""
+    data = payload(SIZE)
+    job_id, _ = expired_download(window, qtbot, server, data)
+    notes: list[tuple[str, str]] = []
+    window.notifier.notified.connect(lambda title, text: notes.append((title, text)))
+    spliced = data[:HELD] + payload(SIZE, seed=9)[HELD:]
+    page_link = other_server.add("/file.iso", spliced).replace("127.0.0.1", "localhost", 1)
+    request = parse_request(
+        {"type": "download", "url": page_link, "size": SIZE, "referrer": "http://localhost/p"}
+    )
+    assert window.add_browser_downloads([request]) == []
+    text = answer_relink(window, qtbot, "relink_continue")
+    assert "127.0.0.1" in text
+    assert "localhost" in text
+    assert "another site" in text
+    wait_cell(qtbot, window, job_id, Column.STATUS, "Completed")
+    assert other_server.bytes_sent("/file.iso") >= SIZE  # the whole file, from the new site
+    assert file_sha256(downloads / "file.iso") == sha256(spliced)
+    (note,) = [text for title, text in notes if title == "Download from the browser"]
+    assert "Started again from zero" in note
+
+
+def test_download_separately_leaves_the_expired_download_alone(
+    window: MainWindow, qtbot: QtBot, server: TestServer, other_server: TestServer, downloads: Path
+) -> None:
+    data = payload(SIZE)
+    job_id, _ = expired_download(window, qtbot, server, data)
+    fresh = other_server.add("/file.iso", data)
+    request = parse_request(
+        {"type": "download", "url": fresh, "size": SIZE, "referrer": other_server.url("/")}
+    )
+    window.add_browser_downloads([request])
+    answer_relink(window, qtbot, "relink_separately")
+    qtbot.waitUntil(lambda: len(window.queue.list_jobs()) == 2, timeout=WAIT_MS)
+    (new,) = [job for job in window.queue.list_jobs() if job.id != job_id]
+    wait_cell(qtbot, window, new.id, Column.STATUS, "Completed")
+    assert window.queue.id_to_job(job_id).link_expired
+    assert new.download_path is not None
+    assert file_sha256(new.download_path) == sha256(data)
