@@ -18,7 +18,8 @@ from .urls import extract_urls
 OFFER_MS = 20_000
 """How long an offer stays before it goes by itself."""
 MAX_CLIPBOARD = 100_000
-"""Characters of copied text looked at (a copied book is not a link)."""
+"""Characters of copied text looked at (a copied book is not a link); at most ``QUICK_LINKS``
+links in it, so a copy, which a web page can make, never stops the window long."""
 
 
 def links_to_offer(text: str, extensions: Iterable[str], seen: set[str]) -> list[str]:

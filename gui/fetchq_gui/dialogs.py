@@ -6,13 +6,17 @@ a nested event loop would stall qasync's tasks.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import time as dt_time
 from html import escape
 from pathlib import Path
 from typing import Optional
 
+import shiboken6
 from PySide6.QtCore import Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -48,10 +52,17 @@ from fetchq import (
 )
 
 from .browser_install import Installer
-from .qt_helpers import named
+from .qt_helpers import async_slot, named
 from .scheduling import WHEN_DONE, NamedQueue
 from .settings import Settings
-from .urls import ParsedUrls, extract_urls, suggest_package_name
+from .urls import (
+    MAX_TEXT_CHARS,
+    MAX_TEXT_LINKS,
+    ParsedUrls,
+    extract_urls,
+    quick_to_read,
+    suggest_package_name,
+)
 
 NAME_PLACEHOLDER = "from the server"
 MANY_NAMES = "each file is named by its server"
@@ -173,6 +184,12 @@ WARNINGS_SHOWN = 3
 """Probe warnings listed in the Add dialog; more are counted."""
 
 
+@functools.cache
+def _link_reader() -> ThreadPoolExecutor:
+    """The thread that reads long pasted texts (one: a newer text waits for the last)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetchq-links")
+
+
 class AddDownloadsDialog(QDialog):
     """Paste or type URLs (one a line, or any text that contains them) and choose where to."""
 
@@ -267,6 +284,10 @@ class AddDownloadsDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self._parsed = ParsedUrls((), ())
+        self._parsed_text = ""
+        """The text ``_parsed`` was read from: while it differs from the box, a read is due."""
+        self._read_timer = QTimer(self, singleShot=True, interval=150)  # typing: read once
+        self._read_timer.timeout.connect(self._read_in_background)
         self._probed: dict[str, tuple[Optional[str], str, Optional[str]]] = {}
         """What a probe said of each link: name, size as text, a warning."""
         self._probe_timer = QTimer(self, singleShot=True, interval=400)
@@ -289,7 +310,34 @@ class AddDownloadsDialog(QDialog):
         return self._parsed
 
     def _reparse(self) -> None:
-        self._parsed = extract_urls(self.urls_edit.toPlainText())
+        text = self.urls_edit.toPlainText()
+        if text != self._parsed_text:
+            if quick_to_read(text):
+                self._parsed, self._parsed_text = extract_urls(text), text
+                self._read_timer.stop()
+            else:  # a long text, or patterns for many links: read off the GUI thread
+                self._read_timer.start()
+        self._refresh()
+
+    @async_slot()
+    async def _read_in_background(self) -> None:
+        text = self.urls_edit.toPlainText()
+        loop = asyncio.get_running_loop()
+        read = functools.partial(
+            extract_urls, text, max_links=MAX_TEXT_LINKS, max_chars=MAX_TEXT_CHARS
+        )
+        parsed = await loop.run_in_executor(_link_reader(), read)
+        if not shiboken6.isValid(self) or text != self.urls_edit.toPlainText():
+            return  # closed, or typed on meanwhile: a newer read is on its way
+        self._parsed, self._parsed_text = parsed, text
+        self._refresh()
+
+    @property
+    def reading(self) -> bool:
+        """Whether the links are being read (off the GUI thread): Download waits for it."""
+        return self._parsed_text != self.urls_edit.toPlainText()
+
+    def _refresh(self) -> None:
         count = len(self._parsed.urls)
         problem = self._problem()
         self._show_summary(problem)
@@ -303,7 +351,7 @@ class AddDownloadsDialog(QDialog):
             self.name_edit.setPlaceholderText(NAME_PLACEHOLDER if count == 0 else MANY_NAMES)
         elif self._probed.get(self._parsed.urls[0], (None,))[0] is None:
             self.name_edit.setPlaceholderText(NAME_PLACEHOLDER)
-        self.ok_button.setEnabled(count > 0 and problem is None)
+        self.ok_button.setEnabled(count > 0 and problem is None and not self.reading)
         if any(url not in self._probed for url in self._parsed.urls[:PROBE_AT_MOST]):
             self._probe_timer.start()
 
@@ -338,6 +386,8 @@ class AddDownloadsDialog(QDialog):
             lines.append(f"…and {len(parsed.refused) - REFUSALS_SHOWN} more lines not added.")
         if problem:
             lines.append(problem)
+        if self.reading:
+            lines = [f"Reading the links in {len(self.urls_edit.toPlainText()):,} characters…"]
         self.summary.setText("\n".join(lines) or "Type or paste links (https, http, ftp) above.")
 
     def _problem(self) -> Optional[str]:

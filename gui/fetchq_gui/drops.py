@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from .status import plural
-from .urls import ParsedUrls, Refusal, extract_urls
+from .urls import QUICK_CHARS, QUICK_LINKS, ParsedUrls, Refusal, extract_urls
 
 MAX_DROPPED_FILE_BYTES = 1 << 20
 LIST_SUFFIXES = (".txt", ".list", ".urls")
@@ -23,7 +23,6 @@ NAMED_AT_MOST = 3
 
 def links_in(mime: QMimeData) -> ParsedUrls:
     """The links in dragged or dropped data: URLs, text, and local ``.txt`` lists of links."""
-    urls: list[str] = []
     refused: list[Refusal] = []
     texts: list[str] = []
     lists: list[str] = []  # names of the list files dropped
@@ -42,12 +41,22 @@ def links_in(mime: QMimeData) -> ParsedUrls:
                 refused.append(Refusal(path.name, "not a readable list of links under 1 MiB"))
     elif mime.hasText():
         texts.append(mime.text())
+    # Read while dragged over, on the GUI thread: one budget of links and characters for all
+    # that is dragged (several lists at once too), so a drag never stops the window long.
+    links: dict[str, None] = {}
+    chars = QUICK_CHARS
     for text in texts:
-        parsed = extract_urls(text, every_line=bool(lists))
-        urls.extend(u for u in parsed.urls if u not in urls)
+        parsed = extract_urls(
+            text,
+            every_line=bool(lists),
+            max_links=max(QUICK_LINKS - len(links), 0),
+            max_chars=chars,
+        )
+        chars = max(chars - len(text), 0)
+        links.update(dict.fromkeys(parsed.urls))
         refused.extend(parsed.refused)
     list_name = lists[0] if len(lists) == 1 and len(texts) == 1 else None
-    return ParsedUrls(tuple(urls), tuple(refused), list_name)
+    return ParsedUrls(tuple(links), tuple(refused), list_name)
 
 
 def banner(parsed: ParsedUrls, folder: Path) -> tuple[str, bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Optional
@@ -9,10 +10,12 @@ from urllib.parse import unquote, urlsplit
 
 from fetchq import InvalidSourceError, sanitize_filename, validate_source
 
-from .batch import BatchError, expand, has_batch
+from .batch import MAX_LINKS, BatchError, count, expand, has_batch
 
 # A URL-ish token: a scheme, then anything up to whitespace or a closing bracket/quote.
-_CANDIDATE = re.compile(r"""(?i)\b[a-z][a-z0-9+.\-]*:[^\s<>"'`{}|\\^\[\]]+""")
+# The scheme's length is bounded, so a search is linear (``a.a.a.a…`` is not tried from each
+# of its letters to its end).
+_CANDIDATE = re.compile(r"""(?i)\b[a-z][a-z0-9+.\-]{0,31}:[^\s<>"'`{}|\\^\[\]]+""")
 _TRAILING = ".,;:!?)]}'\""
 _SCHEMES = ("http:", "https:", "ftp:", "ftps:")
 
@@ -43,9 +46,33 @@ class ParsedUrls:
 
 
 NO_LINK = "no link in this line (links start with https://, http:// or ftp://)"
+MAX_TEXT_LINKS = 10_000
+"""The most links one text pasted into the Add dialog may hold, batch patterns included (the
+dialog reads a text that big off the GUI thread: see ``quick_to_read``)."""
+QUICK_LINKS = 2_000
+QUICK_CHARS = 256 << 10
+"""The most links and characters read from a text on the GUI thread (a drag over the window,
+a copy), so it never stops for more than about 50 ms: each link costs about 20 µs to check."""
+MAX_TEXT_CHARS = 1 << 20
+"""Characters of one text read; the rest is refused, said so (a dropped list is at most 1 MiB)."""
+MAX_REFUSALS = 1000
+"""Refusals kept for one text; the rest are counted in one more."""
 
 
-def extract_urls(text: str, every_line: bool = True) -> ParsedUrls:
+def too_many(limit: int) -> str:
+    return (
+        f"one paste, drop or copy holds at most {limit:,} links; "
+        "for more, put them in a list file and use File > Import list"
+    )
+
+
+def extract_urls(
+    text: str,
+    every_line: bool = True,
+    *,
+    max_links: int = QUICK_LINKS,
+    max_chars: int = QUICK_CHARS,
+) -> ParsedUrls:
     """The http(s) and ftp(s) URLs in ``text``, in order, without duplicates; and what was refused.
 
     One URL a line works, and so does prose: anything that looks like a URL is picked out.
@@ -54,54 +81,140 @@ def extract_urls(text: str, every_line: bool = True) -> ParsedUrls:
     URL-like text with another scheme, or that does not parse, is refused with the reason; so
     is (with ``every_line``) each line that holds no link at all, so nothing typed or pasted is
     dropped without a word.
+
+    The text comes from the clipboard, a drop or a paste, which a web page can choose: the
+    work is linear in its size and bounded, at most ``max_chars`` characters and ``max_links``
+    links read, what is past either refused with the reason. The defaults keep a call on the
+    GUI thread to about 50 ms; the Add dialog reads up to ``MAX_TEXT_LINKS`` off it.
     """
-    urls: list[str] = []
-    refused: list[Refusal] = []
-    batches: list[Batch] = []
-    for whole_line in text.splitlines():
-        line, expanded = _expand_batches(whole_line, batches, refused)
-        stripped = line.strip()
-        found = [m.group(0).rstrip(_TRAILING) for m in _CANDIDATE.finditer(line)]
-        candidates = expanded + found
-        candidates = [c for c in candidates if "//" in c or c.lower().startswith(_SCHEMES)]
-        if not candidates and stripped:  # the line without its batch patterns
-            if _looks_like_a_bare_host(stripped):
-                refused.append(Refusal(stripped, "no https://, http:// or ftp:// at the start"))
-            elif every_line:
-                refused.append(Refusal(stripped, NO_LINK))
-        for candidate in candidates:
+    reading = _Reading(every_line, max_links)
+    if len(text) > max_chars:
+        reading.refuse(
+            f"the text after its first {max_chars:,} characters",
+            f"not read: one paste, drop or copy holds at most {max_chars:,} characters",
+        )
+        text = text[:max_chars]
+    for number, whole_line in enumerate(text.splitlines(), 1):
+        if not reading.line(whole_line):
+            reading.refuse(
+                f"from line {number} on", f"not read past link {max_links:,}: {too_many(max_links)}"
+            )
+            break
+    return reading.parsed()
+
+
+def quick_to_read(text: str) -> bool:
+    """Whether ``extract_urls(text)`` is sure to take only a few milliseconds: a short text
+    whose batch patterns stand for few links (counted, not built)."""
+    if len(text) > 16_384:
+        return False
+    links = 0
+    for word in text.split():
+        if has_batch(word):
+            try:
+                patterned = count(word.rstrip(".,;:!?'\""))
+            except BatchError:
+                continue  # refused at once
+            links += patterned if patterned <= MAX_LINKS else 0  # refused at once too
+        else:
+            links += ":" in word
+    return links <= 500
+
+
+class _Reading:
+    """What one text has given so far: links (a dict keeps their order and finds a repeat in
+    constant time), refusals and batches, and the links it may still hold."""
+
+    def __init__(self, every_line: bool, max_links: int) -> None:
+        self.every_line = every_line
+        self.max_links = max_links
+        self.urls: dict[str, None] = {}
+        self.tried: set[str] = set()
+        self.refused: list[Refusal] = []
+        self.more_refused = 0
+        self.batches: list[Batch] = []
+
+    @property
+    def room(self) -> int:
+        return self.max_links - len(self.urls)
+
+    def refuse(self, text: str, reason: str) -> None:
+        if len(self.refused) < MAX_REFUSALS:
+            self.refused.append(Refusal(text, reason))
+        else:
+            self.more_refused += 1
+
+    def line(self, whole_line: str) -> bool:
+        """Read one line; False when the text holds more links than it may."""
+        if ":" not in whole_line:  # no link, no pattern: the common case made cheap
+            stripped = whole_line.strip()
+            if "." in stripped and "/" in stripped and _looks_like_a_bare_host(stripped):
+                self.refuse(stripped, "no https://, http:// or ftp:// at the start")
+            elif stripped and self.every_line:
+                self.refuse(stripped, NO_LINK)
+            return True
+        line, expanded, full = self._expand_batches(whole_line)
+        found = (m.group(0).rstrip(_TRAILING) for m in _CANDIDATE.finditer(line))
+        any_candidate = False
+        for candidate in itertools.chain(expanded, found):  # lazily: reading may stop early
+            if not ("//" in candidate or candidate.lower().startswith(_SCHEMES)):
+                continue
+            any_candidate = True
+            if candidate in self.tried:  # a repeat: its fate is known
+                continue
+            if len(self.tried) >= self.max_links + MAX_REFUSALS:
+                return False  # checking each costs: refused ones count too
+            self.tried.add(candidate)
             try:
                 url = validate_source(candidate)
             except InvalidSourceError as exc:
-                refused.append(Refusal(candidate, str(exc)))
+                self.refuse(candidate, str(exc))
                 continue
             problem = _not_a_file(url)
             if problem is not None:
-                refused.append(Refusal(candidate, problem))
-            elif url not in urls:
-                urls.append(url)
-    return ParsedUrls(tuple(urls), tuple(refused), batches=tuple(batches))
+                self.refuse(candidate, problem)
+            elif url not in self.urls:
+                if not self.room:
+                    return False
+                self.urls[url] = None
+        stripped = line.strip()
+        if not any_candidate and stripped:  # the line without its batch patterns
+            if _looks_like_a_bare_host(stripped):
+                self.refuse(stripped, "no https://, http:// or ftp:// at the start")
+            elif self.every_line:
+                self.refuse(stripped, NO_LINK)
+        return not full
 
+    def _expand_batches(self, line: str) -> tuple[str, list[str], bool]:
+        """Take the batch patterns out of a line: the line without them, their links, and
+        whether a pattern was refused for the room left in the text."""
+        links: list[str] = []
+        kept: list[str] = []
+        for word in line.split():
+            token = word.rstrip(".,;:!?'\"")  # prose around a pattern; its own ] or } stays
+            maybe = "[" in token or "{" in token  # has_batch parses: asked only then
+            if not (maybe and token.lower().startswith(_SCHEMES) and has_batch(token)):
+                kept.append(word)
+                continue
+            try:
+                expanded = expand(token)
+            except BatchError as exc:
+                self.refuse(token, str(exc).replace(token[:80] + " ", "", 1))
+                continue
+            if len(expanded) > self.room - len(links):
+                self.refuse(
+                    token, f"stands for {len(expanded):,} links: {too_many(self.max_links)}"
+                )
+                return " ".join(kept), links, True
+            self.batches.append(Batch(token, len(expanded), expanded[0], expanded[-1]))
+            links.extend(expanded)
+        return " ".join(kept), links, False
 
-def _expand_batches(
-    line: str, batches: list[Batch], refused: list[Refusal]
-) -> tuple[str, list[str]]:
-    """Take the batch patterns out of a line: the line without them, and their links."""
-    links: list[str] = []
-    kept: list[str] = []
-    for word in line.split():
-        token = word.rstrip(".,;:!?'\"")  # prose around a pattern; its own ] or } stays
-        if not (token.lower().startswith(_SCHEMES) and has_batch(token)):
-            kept.append(word)
-            continue
-        try:
-            expanded = expand(token)
-        except BatchError as exc:
-            refused.append(Refusal(token, str(exc).replace(token[:80] + " ", "", 1)))
-            continue
-        batches.append(Batch(token, len(expanded), expanded[0], expanded[-1]))
-        links.extend(expanded)
-    return " ".join(kept), links
+    def parsed(self) -> ParsedUrls:
+        refused = self.refused
+        if self.more_refused:
+            refused = [*refused, Refusal(f"{self.more_refused:,} more", "not added, as above")]
+        return ParsedUrls(tuple(self.urls), tuple(refused), batches=tuple(self.batches))
 
 
 def _not_a_file(url: str) -> Optional[str]:

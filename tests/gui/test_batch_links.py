@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pytestqt.qtbot import QtBot
 
 from fetchq.testing import TestServer
 from fetchq_gui import Column, MainWindow
 from fetchq_gui.batch import BatchError, expand, has_batch
-from fetchq_gui.urls import extract_urls
+from fetchq_gui.urls import MAX_TEXT_LINKS, extract_urls
 from tests.gui.gui_helpers import WAIT_MS, click, wait_cell
 
 
@@ -86,3 +88,31 @@ def test_many_warnings_are_counted_so_the_dialog_keeps_its_form(
     dialog = window.open_add_dialog("http://127.0.0.1:9/page[01-12].jpg")  # nothing answers
     qtbot.waitUntil(lambda: "more warnings like these" in dialog.summary.text(), timeout=WAIT_MS)
     assert dialog.summary.text().count("Warning, ") == 3
+
+
+def test_a_pattern_for_millions_pasted_into_the_add_dialog_says_why_it_is_not_added(
+    window: MainWindow,
+) -> None:
+    dialog = window.open_add_dialog("http://h.example/f[1-99999999].zip")
+    text = dialog.summary.text()
+    assert "Not added, http://h.example/f[1-99999999].zip: stands for 99,999,999 links" in text
+    assert not dialog.ok_button.isEnabled()
+
+
+def test_a_long_paste_is_read_off_the_gui_thread_and_capped_per_text(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """120 patterns of 999 links: the dialog reads them in the background (the window stays
+    responsive), adds the first 10,000 and says why the rest are not."""
+    text = "\n".join(f"http://h{n}.example/f[1-999].zip" for n in range(120))
+    start = time.perf_counter()
+    dialog = window.open_add_dialog(text)
+    assert time.perf_counter() - start < 1.0  # the old dialog read it here: over 20 s
+    assert dialog.summary.text().startswith("Reading the links in ")
+    assert not dialog.ok_button.isEnabled()
+    qtbot.waitUntil(lambda: not dialog.reading, timeout=WAIT_MS)
+    summary = dialog.summary.text()
+    assert summary.startswith(f"{MAX_TEXT_LINKS - 10} links to download.")
+    assert "one paste, drop or copy holds at most 10,000 links" in summary
+    assert "File > Import list" in summary
+    assert dialog.ok_button.isEnabled()
