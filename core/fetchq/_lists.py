@@ -87,15 +87,39 @@ def _link(job: DownloadJob) -> str:
     return redact_url(str(job.source))
 
 
-def read_list(text: str) -> DownloadList:
-    """Read a list in any of the three formats (fetchq's JSON, aria2's input file, links)."""
+class ListTooLongError(ValueError):
+    """A list with more downloads than an import takes at once; nothing of it was read."""
+
+
+def read_list(text: str, max_entries: Optional[int] = None) -> DownloadList:
+    """Read a list in any of the three formats (fetchq's JSON, aria2's input file, links).
+
+    With ``max_entries``, a list holding more downloads than that raises ListTooLongError,
+    counted before any link is checked (checking is what costs), so a huge list is refused
+    in a moment."""
     stripped = text.lstrip("\ufeff").strip()
     if stripped.startswith("{") or stripped.startswith("["):
-        return _read_json(stripped)
+        return _read_json(stripped, max_entries)
     lines = stripped.splitlines()
-    if any(line[:1] in (" ", "\t") and "=" in line for line in lines):
-        return _read_aria2(lines)
-    return _read_urls(lines)
+    aria2 = any(line[:1] in (" ", "\t") and "=" in line for line in lines)
+    if max_entries is not None:
+        links = sum(
+            1
+            for line in lines
+            if line.strip()
+            and not line.lstrip().startswith("#")
+            and not (aria2 and line[:1] in (" ", "\t"))
+        )
+        _check_count(links, max_entries)
+    return _read_aria2(lines) if aria2 else _read_urls(lines)
+
+
+def _check_count(count: int, max_entries: Optional[int]) -> None:
+    if max_entries is not None and count > max_entries:
+        raise ListTooLongError(
+            f"it holds {count:,} downloads, and fetchq imports at most {max_entries:,} at "
+            "once: split it into smaller lists"
+        )
 
 
 def _checked(url: str, problems: list[str], where: str) -> Optional[str]:
@@ -168,7 +192,7 @@ def _read_aria2(lines: Sequence[str]) -> DownloadList:
     return DownloadList("aria2", tuple(entries), tuple(problems))
 
 
-def _read_json(text: str) -> DownloadList:
+def _read_json(text: str, max_entries: Optional[int] = None) -> DownloadList:
     try:
         data: Any = json.loads(text)
     except ValueError as exc:
@@ -176,6 +200,7 @@ def _read_json(text: str) -> DownloadList:
     records = data.get("downloads") if isinstance(data, dict) else data
     if not isinstance(records, list):
         return DownloadList("json", (), ("not a fetchq list: no downloads in it",))
+    _check_count(len(records), max_entries)
     entries: list[ListEntry] = []
     problems: list[str] = []
     for number, record in enumerate(records, 1):

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +49,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressDialog,
     QSplitter,
     QTabBar,
     QToolBar,
@@ -59,6 +61,7 @@ from fetchq import (
     DownloadJob,
     DownloadJobBase,
     DownloadJobStatus,
+    DownloadList,
     DownloadQueueService,
     FetchqError,
     MultiFileDownloadJob,
@@ -116,6 +119,18 @@ HISTORY_PAGE = 200
 """Older downloads read from the journal at a time (a search, or the end of the list)."""
 MAX_LIST_BYTES = 20 << 20
 """An imported list larger than this is refused: a list of links is far smaller."""
+MAX_IMPORT_ENTRIES = 10_000
+"""The most downloads one import queues; a longer list is refused, nothing of it queued."""
+IMPORT_SLICE_S = 0.03
+"""How long an import queues on the GUI thread before letting it draw and take input."""
+
+
+def _read_list_file(path: Path) -> DownloadList:
+    """A list file read and parsed (run off the GUI thread: it may take seconds)."""
+    if path.stat().st_size > MAX_LIST_BYTES:
+        raise ValueError(f"over {MAX_LIST_BYTES // (1 << 20)} MiB: not a download list")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return read_list(text, max_entries=MAX_IMPORT_ENTRIES)
 
 
 def refill(combo: QComboBox, choices: Sequence[tuple[str, object]], first: object) -> None:
@@ -153,6 +168,7 @@ class MainWindow(QMainWindow):
     """
 
     closed = Signal()
+    list_imported = Signal(int)  # an import_list is done: how many downloads it queued
 
     def __init__(
         self,
@@ -1252,22 +1268,43 @@ class MainWindow(QMainWindow):
         self.status.message(f"Exported {plural(len(jobs), 'download')} to {path}")
         return True
 
-    def import_list(self, path: Path) -> list[DownloadJob]:
+    @async_slot(object)
+    async def import_list(self, path: Path) -> None:
         """Queue the downloads of a list file. A folder the list names is used only inside the
         default download folder (a list must not write anywhere else, like ~/.config); the
-        others go to the default folder, and every line not used is listed with its reason."""
+        others go to the default folder, and every line not used is listed with its reason.
+
+        The file is read off the GUI thread, and a list of more than ``MAX_IMPORT_ENTRIES``
+        downloads is refused before anything is queued; the downloads are queued a slice of
+        ``IMPORT_SLICE_S`` at a time, under a progress dialog whose Cancel stops the import
+        (what was queued stays, and the message says how much was not)."""
+        loop = asyncio.get_running_loop()
         try:
-            if path.stat().st_size > MAX_LIST_BYTES:
-                raise ValueError(f"over {MAX_LIST_BYTES // (1 << 20)} MiB: not a download list")
-            read = read_list(path.read_text(encoding="utf-8", errors="replace"))
+            read = await loop.run_in_executor(self._executor, _read_list_file, path)
         except (OSError, ValueError) as exc:
             self._warn("The list was not imported", f"{path}: {exc}")
-            return []
+            return
         problems = list(read.problems)
         root = self.download_dir.resolve()
         moved = 0
         jobs: list[DownloadJob] = []
-        for entry in read.entries:
+        progress = QProgressDialog(f"Importing {path.name}…", "Cancel", 0, len(read.entries), self)
+        progress.setObjectName("import_progress")
+        progress.setMinimumDuration(500)  # a short list shows no dialog
+        progress.setAutoClose(False)
+        slice_ends = time.monotonic() + IMPORT_SLICE_S
+        shown = 0
+        for number, entry in enumerate(read.entries):
+            if time.monotonic() > slice_ends:
+                self.model.add(JobSnapshot.of(job) for job in jobs[shown:])
+                shown = len(jobs)
+                progress.setValue(number)
+                await asyncio.sleep(0)  # the window draws, takes input, and Cancel
+                if progress.wasCanceled() or self._closing:
+                    left = plural(len(read.entries) - number, "download")
+                    problems.insert(0, f"Import cancelled: the last {left} were not queued")
+                    break
+                slice_ends = time.monotonic() + IMPORT_SLICE_S
             folder = self.download_dir
             if entry.folder:
                 wanted = self.download_dir / Path(entry.folder).expanduser()  # relative: in it
@@ -1289,7 +1326,11 @@ class MainWindow(QMainWindow):
                 )
             except (FetchqError, ValueError, OSError) as exc:
                 problems.append(f"{redact_url(entry.url)[:100]}: {exc}")
-        self._show_added(jobs, probe=False)
+        progress.close()
+        progress.deleteLater()
+        self.model.add(JobSnapshot.of(job) for job in jobs[shown:])
+        if jobs:
+            self.status.added(len(jobs))
         if moved:
             problems.insert(
                 0,
@@ -1302,7 +1343,7 @@ class MainWindow(QMainWindow):
                 "\n".join(problems[:20])
                 + (f"\n…and {len(problems) - 20} more" if len(problems) > 20 else ""),
             )
-        return jobs
+        self.list_imported.emit(len(jobs))
 
     def download_again(self) -> None:
         """Fetch a completed download afresh: its file goes to the trash (never deleted), and

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from fetchq import DownloadJobStatus, export_list, read_list
 from fetchq.testing import TestServer
 from tests.helpers import LONG, QueueFactory, payload
@@ -113,3 +115,18 @@ def test_a_broken_json_list_says_so() -> None:
     read = read_list('[{"source": "https://x.example/a"}, {"nope": 1}]')
     assert [e.url for e in read.entries] == ["https://x.example/a"]
     assert read.problems == ("download 2: no link",)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"https://h.example/{n}\n# a comment\n\n" for n in range(4)),
+        "".join(f"https://h.example/{n}\n  out=f{n}\n" for n in range(4)),
+        json.dumps({"fetchq": 1, "downloads": [{"source": f"https://h/{n}"} for n in range(4)]}),
+    ],
+    ids=["links", "aria2", "json"],
+)
+def test_a_list_longer_than_asked_is_refused_before_its_links_are_checked(text: str) -> None:
+    assert len(read_list(text, max_entries=4).entries) == 4
+    with pytest.raises(ValueError, match="holds 4 downloads, and fetchq imports at most 3"):
+        read_list(text, max_entries=3)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 from pytestqt.qtbot import QtBot
 
 from fetchq.testing import TestServer
@@ -15,6 +17,7 @@ from fetchq_gui import MainWindow
 from fetchq_gui.dialogs import LIST_FILTERS
 from fetchq_gui.model import Column
 from fetchq_gui.single_instance import SingleInstance
+from fetchq_gui.window import MAX_IMPORT_ENTRIES
 from tests.gui.gui_helpers import WAIT_MS, child, wait_cell
 from tests.helpers import payload, sha256
 
@@ -86,3 +89,52 @@ def test_fetchq_import_hands_the_list_to_the_running_app(qtbot: QtBot, tmp_path:
         assert received.args == [[str(tmp_path / "l.json")]]
     finally:
         running.close()
+
+
+def test_a_list_over_the_import_limit_is_refused_before_anything_is_queued(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    listing = tmp_path / "huge.txt"
+    links = (f"http://127.0.0.1:9/{n}.bin\n" for n in range(MAX_IMPORT_ENTRIES + 1))
+    listing.write_text("".join(links))
+    window.import_list(listing)
+    qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "warning_box")), timeout=WAIT_MS)
+    box = child(window, QMessageBox, "warning_box")
+    assert box.windowTitle() == "The list was not imported"
+    assert "holds 10,001 downloads, and fetchq imports at most 10,000 at once" in box.text()
+    assert window.queue.list_jobs() == []
+
+
+def test_a_long_import_never_freezes_the_window_and_can_be_cancelled(
+    window: MainWindow, qtbot: QtBot, server: TestServer, tmp_path: Path
+) -> None:
+    """10,000 links: read off the GUI thread, queued in short slices under a progress dialog;
+    Cancel stops it, what was queued stays, and the message says what was not."""
+    listing = tmp_path / "long.txt"
+    listing.write_text("".join(f"{server.url(f'/missing/{n}.bin')}\n" for n in range(10_000)))
+    ticks: list[float] = []
+    beat = QTimer(window, interval=5)
+    beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    beat.start()
+    imported: list[int] = []
+    window.list_imported.connect(imported.append)
+    started = time.perf_counter()
+    window.import_list(listing)
+    assert time.perf_counter() - started < 0.5  # it returns at once: the rest is on the loop
+    qtbot.waitUntil(
+        lambda: any(p.isVisible() for p in window.findChildren(QProgressDialog, "import_progress")),
+        timeout=WAIT_MS,
+    )
+    progress = child(window, QProgressDialog, "import_progress")
+    progress.cancel()
+    qtbot.waitUntil(lambda: bool(imported), timeout=WAIT_MS)
+    beat.stop()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.5  # slices of 30 ms, with room for a slow machine; the old: seconds
+    assert 0 < imported[0] < 10_000
+    assert len(window.model.snapshots()) == imported[0]
+    box = child(window, QMessageBox, "warning_box")
+    assert box.windowTitle() == f"Imported {imported[0]} downloads from long.txt"
+    assert f"Import cancelled: the last {10_000 - imported[0]} downloads were not queued" in (
+        box.text()
+    )
