@@ -77,7 +77,8 @@ def _serve_http(client: socket.socket, proxy: Proxy) -> socket.socket:
     return upstream
 
 
-def _serve_socks(client: socket.socket, proxy: Proxy) -> socket.socket:
+def socks_target(client: socket.socket) -> tuple[str, int]:
+    """Read a SOCKS5 greeting (answered: no authentication) and request: where it asks to go."""
     _version, count = client.recv(2)
     client.recv(count)
     client.sendall(b"\x05\x00")  # no authentication
@@ -89,6 +90,11 @@ def _serve_socks(client: socket.socket, proxy: Proxy) -> socket.socket:
     else:
         host = socket.inet_ntop(socket.AF_INET6, client.recv(16))
     (port,) = struct.unpack("!H", client.recv(2))
+    return host, port
+
+
+def _serve_socks(client: socket.socket, proxy: Proxy) -> socket.socket:
+    host, port = socks_target(client)
     proxy.targets.append(f"{host}:{port}")
     upstream = socket.create_connection((_loopback(host), port), timeout=10)
     client.sendall(b"\x05\x00\x00\x01" + socket.inet_aton("127.0.0.1") + struct.pack("!H", 0))

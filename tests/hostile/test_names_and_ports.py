@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import select
 import socket
-import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -31,6 +30,7 @@ from tests.helpers import (
     sha256,
     wait_until,
 )
+from tests.proxies import socks_target
 
 ENDINGS = (".part", ".part.json")
 
@@ -205,17 +205,7 @@ def recording_socks_proxy() -> Iterator[Socks]:
 
     def serve(client: socket.socket) -> None:
         client.settimeout(SHORT)
-        _version, count = client.recv(2)
-        client.recv(count)
-        client.sendall(b"\x05\x00")  # no authentication
-        _v, _command, _reserved, kind = client.recv(4)
-        if kind == 1:
-            host = socket.inet_ntoa(client.recv(4))
-        elif kind == 3:
-            host = client.recv(client.recv(1)[0]).decode()
-        else:
-            host = socket.inet_ntop(socket.AF_INET6, client.recv(16))
-        (port,) = struct.unpack("!H", client.recv(2))
+        host, port = socks_target(client)
         proxy.targets.append(f"{host}:{port}")
         client.sendall(b"\x05\x05\x00\x01" + socket.inet_aton("0.0.0.0") + b"\x00\x00")  # refused
 

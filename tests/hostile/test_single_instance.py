@@ -80,13 +80,13 @@ try:
             out["accept"] = type(exc).__name__
     else:
         s.connect(path)
-        s.sendall(sys.argv[3].encode() + b"\n")
+        out["connected"] = True
         s.settimeout(5)
-        try:
+        try:  # the app may hang up before or after the message is sent
+            s.sendall(sys.argv[3].encode() + b"\n")
             out["reply"] = s.recv(10).decode()
         except OSError as exc:
             out["reply"] = type(exc).__name__
-        out["connected"] = True
 except OSError as exc:
     out["error"] = f"{type(exc).__name__}: {exc}"
 print(json.dumps(out), flush=True)
