@@ -73,6 +73,7 @@ from ._retry import RetryPolicy, Timeouts
 from ._schedule import EVERY_DAY, Hours
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
+from ._url import url_host
 from ._validation import (
     parse_checksum,
     redact_url,
@@ -168,6 +169,7 @@ __all__ = [
     "read_list",
     "redact_url",
     "sanitize_filename",
+    "url_host",
     "validate_cookies",
     "validate_headers",
     "validate_source",

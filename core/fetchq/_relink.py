@@ -19,7 +19,6 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urlsplit
 
 from ._abort import AbortSignal
 from ._exceptions import SourceMismatchError, TransferError
@@ -27,6 +26,7 @@ from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets
 from ._response import ContentRange, parse_content_range, status_phrase
 from ._segments import PartState, part_path
 from ._transport import RangeAnswer
+from ._url import url_host
 
 WINDOW = 64 * 1024
 """How many bytes of the part file are compared at each end of what it holds."""
@@ -54,15 +54,15 @@ def restart_reason(
     """None when a download may go on from its part file with a link that someone else
     chose: on the same host, or with a checksum to check the whole file against, or when the
     new link names the strong ETag the old one recorded. Else why it starts from zero."""
-    if (urlsplit(old_url).hostname or "") == (urlsplit(new_url).hostname or ""):
+    new_host = url_host(new_url)
+    if new_host and new_host == url_host(old_url):
         return None
     if checksum:
         return None  # the finished file is checked whole before it is kept
     if recorded_etag and not recorded_etag.startswith("W/") and recorded_etag == new_etag:
         return None
-    new_host = urlsplit(new_url).hostname or "?"
     return (
-        f"Started again from zero: the new link is on {new_host}, another site, and "
+        f"Started again from zero: the new link is on {new_host or '?'}, another site, and "
         "nothing could check that its bytes are the file's"
     )
 

@@ -73,6 +73,16 @@ def parse_url(text: str) -> Url:
     return _parsed(text, None)
 
 
+def url_host(url: str) -> str:
+    """The host a link's connection goes to, read as the transport reads it (the WHATWG URL
+    standard, as browsers do: ``http://a\\@b/`` goes to ``a``); "" for a link fetchq cannot
+    fetch. Decisions about "the same site" must use this reading, not another parser's."""
+    try:
+        return parse_url(url).host
+    except UrlError:
+        return ""
+
+
 def join_url(base: Url, location: str) -> Url:
     """Resolve a redirect's ``Location`` against the URL it came from, as a browser does
     (``\\`` is ``/``, tabs and newlines are dropped, ``..`` is resolved). User info in the

@@ -41,17 +41,6 @@ def private_folder(path: Path) -> Path:
     return path
 
 
-def owner_only_files(folder: Path, names: tuple[str, ...]) -> None:
-    """Make the files ``names`` in ``folder`` that exist readable by their owner only (0600)."""
-    if sys.platform == "win32":
-        return
-    for name in names:
-        try:
-            os.chmod(folder / name, 0o600, follow_symlinks=False)
-        except (FileNotFoundError, NotImplementedError):
-            continue
-
-
 # struct xucred (sys/ucred.h on macOS and the BSDs): cr_version, then cr_uid; SOL_LOCAL is 0.
 _SOL_LOCAL = 0
 _LOCAL_PEERCRED = 0x001

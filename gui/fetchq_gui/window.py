@@ -72,6 +72,7 @@ from fetchq import (
     read_list,
     redact_url,
     sanitize_filename,
+    url_host,
 )
 
 from .about import about_text
@@ -764,8 +765,8 @@ class MainWindow(QMainWindow):
     async def _relink_wanted(self, job: DownloadJob, url: str) -> bool:
         """Ask whether ``url`` from the browser continues ``job``, naming both sites; no
         answer (the box closed) is a download of its own."""
-        old_host = urlsplit(job.canonical_url or str(job.source)).hostname or "?"
-        new_host = urlsplit(url).hostname or "?"
+        old_host = url_host(job.canonical_url or str(job.source)) or "?"
+        new_host = url_host(url) or "?"
         text = (
             f"The browser has a new link for {job.name}, whose link expired.\n\n"
             f"Its link was on {old_host}; the new one is on {new_host}.\n\n"

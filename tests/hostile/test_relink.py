@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService
+from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService, url_host
+from fetchq._relink import restart_reason
 from fetchq.testing import TestServer
 from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256, wait_until
 
@@ -97,3 +98,15 @@ def test_the_same_site_goes_on_from_its_bytes(
     assert queue.wait_for_job(job, LONG).complete, job.error
     assert other_server.bytes_sent("/signed/file.iso") < SIZE
     assert file_sha256(downloads / "file.iso") == sha256(real)
+
+
+def test_the_same_site_is_the_host_the_connection_goes_to() -> None:
+    """``http://evil.example\\@old.example/`` goes to evil.example (WHATWG, as libcurl is
+    driven here); another URL parser reads old.example and would keep the part file."""
+    old = "https://old.example/file.iso"
+    disguised = "https://evil.example\\@old.example/file.iso"
+    assert url_host(disguised) == "evil.example"
+    reason = restart_reason(old, disguised, None, None, None)
+    assert reason is not None
+    assert "evil.example" in reason
+    assert restart_reason(old, "https://OLD.example:443/other.iso", None, None, None) is None
