@@ -73,7 +73,7 @@ from ._retry import RetryPolicy, Timeouts
 from ._schedule import EVERY_DAY, Hours
 from ._service_base import DownloadQueueServiceBase
 from ._transfer import TransferSettings
-from ._url import url_host
+from ._url import url_origin
 from ._validation import (
     parse_checksum,
     redact_url,
@@ -169,7 +169,7 @@ __all__ = [
     "read_list",
     "redact_url",
     "sanitize_filename",
-    "url_host",
+    "url_origin",
     "validate_cookies",
     "validate_headers",
     "validate_source",

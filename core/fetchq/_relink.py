@@ -26,7 +26,7 @@ from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets
 from ._response import ContentRange, parse_content_range, status_phrase
 from ._segments import PartState, part_path
 from ._transport import RangeAnswer
-from ._url import url_host
+from ._url import url_origin
 
 WINDOW = 64 * 1024
 """How many bytes of the part file are compared at each end of what it holds."""
@@ -54,8 +54,9 @@ def restart_reason(
     """None when a download may go on from its part file with a link that someone else
     chose: on the same host, or with a checksum to check the whole file against, or when the
     new link names the strong ETag the old one recorded. Else why it starts from zero."""
-    new_host = url_host(new_url)
-    if new_host and new_host == url_host(old_url):
+    new, old = url_origin(new_url), url_origin(old_url)
+    new_host = new[1] if new is not None else ""
+    if new_host and old is not None and new_host == old[1]:
         return None
     if checksum:
         return None  # the finished file is checked whole before it is kept

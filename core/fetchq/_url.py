@@ -73,14 +73,15 @@ def parse_url(text: str) -> Url:
     return _parsed(text, None)
 
 
-def url_host(url: str) -> str:
-    """The host a link's connection goes to, read as the transport reads it (the WHATWG URL
-    standard, as browsers do: ``http://a\\@b/`` goes to ``a``); "" for a link fetchq cannot
-    fetch. Decisions about "the same site" must use this reading, not another parser's."""
+def url_origin(url: str) -> Optional[Origin]:
+    """Where a link's connection goes, ``(scheme, host, port)``, read as the transport reads it
+    (the WHATWG URL standard, as browsers do: ``http://a\\@b/`` goes to ``a``, ``http://0x7f.1/``
+    to 127.0.0.1); None for a link fetchq cannot fetch. Decisions about where a link goes (the
+    same site, this computer) must use this reading, not another parser's."""
     try:
-        return parse_url(url).host
+        return parse_url(url).origin
     except UrlError:
-        return ""
+        return None
 
 
 def join_url(base: Url, location: str) -> Url:

@@ -6,8 +6,8 @@ here trusts the other side: a length over :data:`MAX_INCOMING` is refused before
 the body is read, a short read is a closed pipe, not a message, and a request is checked
 field by field like any other input (:func:`parse_request`), and a link a page handed over may
 not reach a port browsers block or, from a page on the public internet, an address on the machine
-or its network (:func:`check_destination`). Standard library only, no Qt: the host must start
-fast and never open a window.
+or its network (:func:`check_destination`). Standard library and fetchq
+(which the host imports anyway), no Qt: the host must start fast and never open a window.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import struct
-import unicodedata
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import BinaryIO, Literal, Optional
 from urllib.parse import unquote, urlsplit
+
+from fetchq import url_origin, validate_source
 
 MAX_INCOMING = 1 << 20
 """The largest message fetchq reads (the browsers allow far more; a link never needs it)."""
@@ -48,7 +49,6 @@ BAD_PORTS = frozenset(
 link cannot make fetchq talk to a mail, SSH or X11 server. FTP's own ports stay open to ftp and
 ftps links (:data:`FTP_PORTS`)."""
 FTP_PORTS = frozenset({20, 21, 989, 990})
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ftps": 990}
 
 
 class AddressSpace(IntEnum):
@@ -211,56 +211,23 @@ def _link(value: Optional[str], key: str) -> Optional[str]:
     return value
 
 
-_HEX = frozenset("0123456789abcdef")
-
-
-def _ipv4_part(part: str) -> int:
-    """One dotted part as the WHATWG URL standard reads it: 0x... hex, 0... octal, else
-    decimal; -1 when it is none of these."""
-    base, digits = 10, part
-    if part.startswith("0x"):
-        base, digits = 16, part[2:] or "0"
-    elif len(part) > 1 and part.startswith("0"):
-        base, digits = 8, part[1:]
-    allowed = _HEX if base == 16 else frozenset("01234567" if base == 8 else "0123456789")
-    return int(digits, base) if digits and set(digits) <= allowed else -1
-
-
-def _ipv4_number(host: str) -> Optional[int]:
-    """The WHATWG URL standard's IPv4 parser, for a host that ends in a number: browsers and
-    libcurl both read ``2130706433``, ``0x7f.1`` and ``0177.0.0.1`` as 127.0.0.1, so the check
-    must too. None when the host is a name; a host that ends in a number but is not an address
-    (which no browser sends) is refused."""
-    parts = host.split(".")
-    last = parts[-1]
-    if not (last.isdigit() or (last.startswith("0x") and set(last[2:]) <= _HEX)):
-        return None
-    numbers = [_ipv4_part(part) for part in parts]
-    if (
-        len(numbers) > 4
-        or min(numbers) < 0
-        or max(numbers[:-1], default=0) > 255
-        or numbers[-1] >= 256 ** (5 - len(numbers))
-    ):
-        raise ProtocolError(f"the host {host[:80]} is not an address")
-    value = numbers[-1]
-    for index, number in enumerate(numbers[:-1]):
-        value += number << (8 * (3 - index))
-    return value
+def _host_of(url: str) -> str:
+    """The host ``url`` connects to, as fetchq's transport reads it (:func:`fetchq.url_origin`:
+    every IPv4 notation browsers and libcurl accept, IDNA, percent-decoding); for a link it
+    cannot read, the literal host (an IPv6 address with a zone, say), to place it all the same."""
+    origin = url_origin(url)
+    return origin[1] if origin is not None else unquote(urlsplit(url).hostname or "")
 
 
 def address_space(url: str) -> AddressSpace:
-    """Where ``url``'s host is, from its literal form only: an IPv4 address in any of the forms
-    browsers read, an IPv6 address (an IPv4 one mapped into it counts as that), or a localhost
-    name. Names are not resolved (no DNS here): ``router.lan`` or a name that points at
-    127.0.0.1 count as public."""
-    host = urlsplit(url).hostname or ""  # lowercased, brackets gone
-    host = unicodedata.normalize("NFKC", unquote(host)).lower().rstrip(".")
+    """Where ``url``'s host is, from its literal form only: an IPv4 or IPv6 address (an IPv4 one
+    mapped into IPv6 counts as that), or a localhost name. Names are not resolved (no DNS
+    here): ``router.lan`` or a name that points at 127.0.0.1 count as public."""
+    host = _host_of(url).rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return AddressSpace.LOCAL
-    number = _ipv4_number(host) if host and ":" not in host else None
     try:
-        address = ipaddress.ip_address(number if number is not None else host)
+        address = ipaddress.ip_address(host)
     except ValueError:
         return AddressSpace.PUBLIC  # a name
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -278,30 +245,31 @@ def check_destination(url: str, page: Optional[str], started_by: StartedBy) -> N
     one to a port browsers block (whoever started it), and, for a download a page started, one
     to this computer or its network from a page that is not there itself (``page`` is the
     referrer; a page that sends none counts as public). A link the user picked in the menu may
-    go anywhere a click could, except a blocked port."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        raise ProtocolError(f"the link's port is not a port: {url[:80]}") from None
-    if port is None:
-        port = _DEFAULT_PORTS[scheme]
-    if port in BAD_PORTS and not (scheme in ("ftp", "ftps") and port in FTP_PORTS):
-        raise ProtocolError(
-            f"fetchq does not download from port {port}, which browsers block (a bad port of the"
-            " Fetch standard): it belongs to another kind of server"
-        )
-    if started_by == "user":
-        return
-    target = address_space(url)
-    source = address_space(page) if page else AddressSpace.PUBLIC
-    if target < source:
-        where = f"a page on {urlsplit(page).hostname}" if page else "a page that does not say"
-        raise ProtocolError(
-            f"{where} may not send fetchq to {parts.hostname}, an address on"
-            f" {_SPACE_WORDS[target]}; to download it, add the link in fetchq yourself"
-        )
+    go anywhere a click could, except a blocked port. Where the link goes is read as fetchq
+    connects, not as another parser would (``http://127.0.0.1\\@example.org/`` is 127.0.0.1)."""
+    origin = url_origin(url)
+    if origin is not None:
+        scheme, _host, port = origin
+        if port in BAD_PORTS and not (scheme in ("ftp", "ftps") and port in FTP_PORTS):
+            raise ProtocolError(
+                f"fetchq does not download from port {port}, which browsers block (a bad port "
+                "of the Fetch standard): it belongs to another kind of server"
+            )
+    if started_by == "page":
+        target = address_space(url)
+        source = address_space(page) if page else AddressSpace.PUBLIC
+        if target < source:
+            where = f"a page on {_host_of(page)}" if page else "a page that does not say"
+            raise ProtocolError(
+                f"{where} may not send fetchq to {_host_of(url)}, an address on"
+                f" {_SPACE_WORDS[target]}; to download it, add the link in fetchq yourself"
+            )
+    if origin is None:
+        try:
+            validate_source(url)  # for its reason: a port 0, a host that is no address
+        except ValueError as exc:
+            raise ProtocolError(f"fetchq cannot read where this link goes: {exc}") from None
+        raise ProtocolError(f"fetchq cannot read where this link goes: {url[:80]}")
 
 
 def parse_request(message: object) -> BrowserRequest:

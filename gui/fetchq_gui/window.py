@@ -72,7 +72,7 @@ from fetchq import (
     read_list,
     redact_url,
     sanitize_filename,
-    url_host,
+    url_origin,
 )
 
 from .about import about_text
@@ -159,6 +159,12 @@ STANDARD_KEY_FALLBACKS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
     QKeySequence.StandardKey.Preferences: "Ctrl+,",
 }
+
+
+def _site(url: str) -> str:
+    """The host a link connects to, as fetchq reads it, for a person to read."""
+    origin = url_origin(url)
+    return origin[1] if origin is not None else "?"
 
 
 class MainWindow(QMainWindow):
@@ -765,8 +771,8 @@ class MainWindow(QMainWindow):
     async def _relink_wanted(self, job: DownloadJob, url: str) -> bool:
         """Ask whether ``url`` from the browser continues ``job``, naming both sites; no
         answer (the box closed) is a download of its own."""
-        old_host = url_host(job.canonical_url or str(job.source)) or "?"
-        new_host = url_host(url) or "?"
+        old_host = _site(job.canonical_url or str(job.source))
+        new_host = _site(url)
         text = (
             f"The browser has a new link for {job.name}, whose link expired.\n\n"
             f"Its link was on {old_host}; the new one is on {new_host}.\n\n"

@@ -135,3 +135,18 @@ def test_the_extension_is_told_why_and_the_app_never_sees_the_link() -> None:
     assert reply["ok"] is False
     assert "a page on example.test may not send fetchq to 127.0.0.1" in str(reply["error"])
     assert app.delivered == []
+
+
+def test_where_a_link_goes_is_read_as_fetchq_connects() -> None:
+    """``http://127.0.0.1\\@example.org/`` connects to 127.0.0.1 (WHATWG, as browsers and the
+    transport read it); urlsplit reads example.org, and let it through from a public page."""
+    with pytest.raises(ProtocolError, match=r"may not send fetchq to 127\.0\.0\.1"):
+        parse_request(download("http://127.0.0.1\\@example.org/x", PUBLIC_PAGE))
+    # ... and its port is the one fetchq connects to (80), not the 6000 urlsplit reads
+    request = parse_request(download("http://example.org\\@example.org:6000/x", PUBLIC_PAGE))
+    assert request.url.startswith("http://example.org")
+
+
+def test_a_link_fetchq_cannot_read_is_refused_even_from_the_menu() -> None:
+    with pytest.raises(ProtocolError, match="cannot read where this link goes"):
+        parse_request(download("http://foo.123/x", PUBLIC_PAGE, startedBy="user"))

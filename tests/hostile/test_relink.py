@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService, url_host
+from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService, url_origin
 from fetchq._relink import restart_reason
 from fetchq.testing import TestServer
 from tests.helpers import LONG, QueueFactory, file_sha256, payload, sha256, wait_until
@@ -105,7 +105,7 @@ def test_the_same_site_is_the_host_the_connection_goes_to() -> None:
     driven here); another URL parser reads old.example and would keep the part file."""
     old = "https://old.example/file.iso"
     disguised = "https://evil.example\\@old.example/file.iso"
-    assert url_host(disguised) == "evil.example"
+    assert url_origin(disguised) == ("https", "evil.example", 443)
     reason = restart_reason(old, disguised, None, None, None)
     assert reason is not None
     assert "evil.example" in reason
