@@ -147,11 +147,7 @@ class _Reading:
     def line(self, whole_line: str) -> bool:
         """Read one line; False when the text holds more links than it may."""
         if ":" not in whole_line:  # no link, no pattern: the common case made cheap
-            stripped = whole_line.strip()
-            if "." in stripped and "/" in stripped and _looks_like_a_bare_host(stripped):
-                self.refuse(stripped, "no https://, http:// or ftp:// at the start")
-            elif stripped and self.every_line:
-                self.refuse(stripped, NO_LINK)
+            self._no_link(whole_line.strip())
             return True
         line, expanded, full = self._expand_batches(whole_line)
         found = (m.group(0).rstrip(_TRAILING) for m in _CANDIDATE.finditer(line))
@@ -177,13 +173,17 @@ class _Reading:
                 if not self.room:
                     return False
                 self.urls[url] = None
-        stripped = line.strip()
-        if not any_candidate and stripped:  # the line without its batch patterns
-            if _looks_like_a_bare_host(stripped):
-                self.refuse(stripped, "no https://, http:// or ftp:// at the start")
-            elif self.every_line:
-                self.refuse(stripped, NO_LINK)
+        if not any_candidate:
+            self._no_link(line.strip())  # the line without its batch patterns
         return not full
+
+    def _no_link(self, stripped: str) -> None:
+        """A line that gave no link: said so, unless it is empty (or ``every_line`` is off
+        and it does not look like a link missing its scheme)."""
+        if _looks_like_a_bare_host(stripped):
+            self.refuse(stripped, "no https://, http:// or ftp:// at the start")
+        elif stripped and self.every_line:
+            self.refuse(stripped, NO_LINK)
 
     def _expand_batches(self, line: str) -> tuple[str, list[str], bool]:
         """Take the batch patterns out of a line: the line without them, their links, and
@@ -228,8 +228,8 @@ def _not_a_file(url: str) -> Optional[str]:
 
 def _looks_like_a_bare_host(text: str) -> bool:
     """``example.com/file.zip``: a URL someone forgot the scheme of."""
-    if " " in text:
-        return False
+    if " " in text or "/" not in text or "." not in text:
+        return False  # decided without parsing: most lines of prose end here
     host = urlsplit("http://" + text).hostname or ""
     return "." in host and "/" in text
 
