@@ -9,7 +9,7 @@ entries to queue plus a reason for every line they could not use: moving from ar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Optional
@@ -101,17 +101,23 @@ def read_list(text: str, max_entries: Optional[int] = None) -> DownloadList:
     if stripped.startswith("{") or stripped.startswith("["):
         return _read_json(stripped, max_entries)
     lines = stripped.splitlines()
-    aria2 = any(line[:1] in (" ", "\t") and "=" in line for line in lines)
+    aria2 = any(_is_option(line) and "=" in line for line in lines)
     if max_entries is not None:
-        links = sum(
-            1
-            for line in lines
-            if line.strip()
-            and not line.lstrip().startswith("#")
-            and not (aria2 and line[:1] in (" ", "\t"))
-        )
+        links = sum(1 for _, line in _content(lines) if not (aria2 and _is_option(line)))
         _check_count(links, max_entries)
     return _read_aria2(lines) if aria2 else _read_urls(lines)
+
+
+def _content(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
+    """The lines that say something, with their numbers: not blank, not a ``#`` comment."""
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield number, line
+
+
+def _is_option(line: str) -> bool:
+    """An indented line: in aria2's input file, an option of the link above it."""
+    return line[:1] in (" ", "\t")
 
 
 def _check_count(count: int, max_entries: Optional[int]) -> None:
@@ -133,11 +139,8 @@ def _checked(url: str, problems: list[str], where: str) -> Optional[str]:
 def _read_urls(lines: Sequence[str]) -> DownloadList:
     entries: list[ListEntry] = []
     problems: list[str] = []
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        url = _checked(text, problems, f"line {number}")
+    for number, line in _content(lines):
+        url = _checked(line.strip(), problems, f"line {number}")
         if url is not None:
             entries.append(ListEntry(url))
     return DownloadList("urls", tuple(entries), tuple(problems))
@@ -155,10 +158,8 @@ def _read_aria2(lines: Sequence[str]) -> DownloadList:
         if current is not None:
             entries.append(ListEntry(**current))
 
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[:1] not in (" ", "\t"):
+    for number, line in _content(lines):
+        if not _is_option(line):
             finish()
             current = None
             links = line.split("\t")
