@@ -206,13 +206,12 @@ def test_the_deb_installs_starts_from_its_desktop_entry_and_uninstalls(
             shutil.copy(shot, Path(os.environ["FETCHQ_ARTIFACTS"]) / "installed-deb.png")
         entry = f"/usr/share/applications/{APP_ID}.desktop"
         assert subprocess.run(["desktop-file-validate", entry], check=False).returncode == 0
-        sockets = tmp_path / "launch-tmp"  # where Qt puts the single-instance socket
-        sockets.mkdir()
-        env["TMPDIR"] = str(sockets)
+        # The single-instance socket lives in the session's private runtime folder.
+        sockets = Path(env["XDG_RUNTIME_DIR"]) / "fetchq"
         launched = subprocess.Popen(["gio", "launch", entry], env=env)
         try:
             deadline = time.monotonic() + 60
-            while not any(stat.S_ISSOCK(p.stat().st_mode) for p in sockets.glob("fetchq-*")):
+            while not any(stat.S_ISSOCK(p.stat().st_mode) for p in sockets.glob("*.sock")):
                 assert time.monotonic() < deadline, "the app from the desktop entry never came up"
                 time.sleep(0.2)
             # Asked over that channel, a second launch finds the first and hands over.
