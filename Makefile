@@ -32,11 +32,11 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)  ## throughput against curl, wget2 and aria2c (installs them with apt-get)
-	bench/run.sh
+bench: $(STAMP)  ## throughput against curl, wget2 and aria2c, issue 25's verdicts (BENCH_ARGS="--scenarios C,Cs,Ch2 --runs 3")
+	bench/run.sh $(BENCH_ARGS)
 
-bench-gui: $(STAMP)  ## GUI-thread latency with 1000 rows and 50 active downloads
-	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_latency.py
+bench-gui: $(STAMP)  ## GUI-thread latency, 10,000 rows and 200 active https downloads (GUI_ARGS="--rows 1000 --active 50")
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/gui_latency.py $(GUI_ARGS)
 
 screenshot: $(STAMP)  ## docs/screenshot.png: the window in the middle of the demo
 	$(BIN)/python -m fetchq_gui --demo --screenshot docs/screenshot.png

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: install nginx, curl, wget2, aria2c (apt-get) and parfive (pip), then run the
-# throughput benchmark. Arguments go to bench/throughput.py (e.g. --scenarios AC --runs 3).
+# throughput benchmark. Arguments go to bench/throughput.py, e.g. `--scenarios C,Cs,Ch2 --runs 3`
+# (comma-separated scenario keys; `make bench BENCH_ARGS="..."` passes them too). Run
+# `make bench-gui` first for the GUI row of the summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
