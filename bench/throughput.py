@@ -716,6 +716,7 @@ def main() -> int:
     ]
     tables: list[str] = []
     done: Done = {}
+    started_load = os.getloadavg()[0]
     run_number = 0
     try:
         for s in scenarios:
@@ -772,6 +773,10 @@ def main() -> int:
     finally:
         nginx.terminate()
         nginx.wait()
+    report.append(
+        f"Load average (1 min, {os.cpu_count()} cores) at the start {started_load:.2f}, at the "
+        f"end {os.getloadavg()[0]:.2f}: more than the cores means others shared the machine.\n"
+    )
     gui = load_gui(args.gui_json or args.work / "gui-latency.json")
     text = summary(done, gui)
     print("\n" + text, flush=True)
