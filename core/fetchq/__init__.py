@@ -11,6 +11,7 @@ queue.join()
 import typing as _typing
 
 from ._categories import DEFAULT_CATEGORIES, Category, category_folder, category_for
+from ._dispatch import JobCallbacks
 from ._events import (
     DownloadCancelledEvent,
     DownloadCompleteEvent,
@@ -68,7 +69,7 @@ from ._lists import DownloadList, ListEntry, export_list, read_list
 from ._naming import filename_from_url, sanitize_filename
 from ._probe import ProbeResult
 from ._progress import TqdmProgress
-from ._queue import DownloadQueueService, JobCallbacks
+from ._queue import DownloadQueueService
 from ._retry import RetryPolicy, Timeouts
 from ._schedule import EVERY_DAY, Hours
 from ._service_base import DownloadQueueServiceBase
