@@ -180,7 +180,7 @@ def run(
         "process_cpu_percent": round(100 * (state["proc1"] - state["proc0"]) / wall, 1),
         "model_flushes_per_second": round(flushes / (wall + state["warm_up"]), 1),
         "downloaded_mib": round(state["bytes"] / 2**20, 1),
-        "load_average_1min": round(os.getloadavg()[0], 2),  # others on the machine show here
+        "load_average_1min": round(os.getloadavg()[0], 2),  # this run's threads count too
     }
     stop.set()
     server.join(timeout=10)

@@ -478,6 +478,12 @@ def target_rows(done: Done, gui: dict[str, Any] | None, t: Targets = TARGETS) ->
                 row(f"{key}: fetchq", "fetchq did not finish a run", False)
             continue
         wall, cpu = fetchq.median("wall"), fetchq.median("cpu")
+        if fetchq.failures:
+            row(
+                f"{key}: every fetchq run completes and verifies",
+                f"{len(fetchq.failures)} failed: {'; '.join(fetchq.failures)[:120]}",
+                False,
+            )
         if key in t.small:
             curl = measured(results, "curl")
             if curl:
@@ -548,7 +554,9 @@ def target_rows(done: Done, gui: dict[str, Any] | None, t: Targets = TARGETS) ->
             f"p50 {gui['latency_ms_p50']} ms, p99 {gui['latency_ms_p99']} ms, "
             f"max {gui['latency_ms_max']} ms; {gui.get('rows')} rows, "
             f"{gui.get('running_at_end')} of {gui.get('active')} running ({gui.get('scheme')}), "
-            f"GUI thread {gui.get('gui_thread_cpu_percent')} % CPU ({gui.get('measured_at', '?')})"
+            f"{gui.get('samples')} timer samples in {gui.get('seconds')} s, "
+            f"GUI thread {gui.get('gui_thread_cpu_percent')} % CPU, "
+            f"load average {gui.get('load_average_1min', '?')} ({gui.get('measured_at', '?')})"
         )
         met = (
             gui["latency_ms_p99"] < t.gui_p99_ms
