@@ -262,7 +262,7 @@ class JobControl:
         """Queue a job to run (again); it waits from now on."""
         job.status = DownloadJobStatus.WAITING
         self._service._scheduler.enqueue(job)
-        self._service._work_available.notify()
+        self._service._runner.kick()
 
     def requeue(self, job: DownloadJob) -> None:
         service = self._service

@@ -1,15 +1,17 @@
 """libcurl, through pycurl: the transport of every request fetchq makes with its own session.
 
 The bytes move in C: libcurl connects, speaks TLS and HTTP/1.1 or HTTP/2 (or FTP), and hands
-the body over in chunks; ``perform()`` releases the interpreter lock while it waits, so download
-threads do not fight the GUI thread for it. fetchq keeps the decisions: libcurl never follows a
-redirect, never sends credentials of its own accord, speaks only http, https, ftp and ftps,
-and connects only where the address policy allows, checked in its socket-open hook, so the
-address checked is the address connected to.
+the body over in chunks of at most 16 KiB (``CURL_MAX_WRITE_SIZE``). fetchq keeps the
+decisions: libcurl never follows a redirect, never sends credentials of its own accord, speaks
+only http, https, ftp and ftps, and connects only where the address policy allows, checked in
+its socket-open hook, so the address checked is the address connected to.
 
-Handles are pooled and share one connection cache, DNS cache and TLS session cache (a
-``CurlShare``): a worker that starts the next small file of a host finds the connection the
-last one left open, and a new connection to a known host resumes its TLS session.
+An exchange (one request) is written as steps (:mod:`._steps`): it yields its handle to be
+performed, by the engine's one ``CurlMulti`` (:mod:`._engine`) for downloads, or by
+``perform()`` in the caller's thread for a single request (:meth:`CurlTransport.fetch`). Handles
+are pooled and share a DNS cache and TLS session cache (a ``CurlShare``); in the engine they
+share its connection cache too, so the next small file of a host reuses the connection the
+last one left open, and HTTP/2 requests to one host are multiplexed on one connection.
 """
 
 from __future__ import annotations
@@ -25,13 +27,13 @@ from typing import Optional
 import pycurl
 
 from ._abort import AbortSignal
-from ._ahead import Answer, AskAhead
 from ._exceptions import UnsafeDownloadURLException
 from ._failures import Failure, network_error
 from ._retry import Timeouts
+from ._steps import Perform, Steps, run_blocking
 from ._transport import Headers, Receiver, Request, ResponseHead
 from ._trust import Trust, joined_bundle_file, system_trust
-from ._url import Url
+from ._url import Origin, Url
 
 _SUPPRESS_CONNECT_HEADERS = 265
 """CURLOPT_SUPPRESS_CONNECT_HEADERS (pycurl has no name for it): a proxy's answer to CONNECT
@@ -44,9 +46,10 @@ _DRAIN_AT_MOST = 64 * 1024
 connection; a longer one closes it."""
 _FTP_SCHEMES = frozenset({"ftp", "ftps"})
 RECEIVE_BUFFER = 512 * 1024
-"""libcurl's receive buffer: its 16 KiB default made a recv call (and, for plain http, a
-callback) per 16 KiB; 512 KiB took 1 GiB over loopback http in 1.1-1.5 s against 1.7-3.1 s,
-and 1.6-1.7 s against 1.8-1.9 s over https (1 MiB and 2 MiB were no better)."""
+"""libcurl's receive buffer: the size of its ``recv`` calls (16 KiB by default). It does not
+change the write callbacks: libcurl hands the body over in chunks of at most
+``CURL_MAX_WRITE_SIZE`` (16 KiB) whatever the buffer, about 65,500 calls a GiB over http and
+https alike (measured with libcurl 8.23). Fewer, larger reads still cost less system time."""
 _IDLE_AFTER = 0.1
 """Seconds without a byte before the receiver is told it may write out what it holds."""
 
@@ -130,7 +133,10 @@ class _IdleConnections:
         already wait on it."""
         if fd < 0:
             return
-        sock = socket.socket(fileno=fd)
+        try:
+            sock = socket.socket(fileno=fd)
+        except OSError:  # not a socket (any more)
+            return
         try:
             local = sock.getsockname()
             peer = sock.getpeername()
@@ -149,7 +155,10 @@ class _IdleConnections:
             known = self._sockets.get(local_port)
         if known is None or known[1:] != (peer_ip, peer_port):
             return False
-        sock = socket.socket(fileno=known[0])
+        try:
+            sock = socket.socket(fileno=known[0])
+        except OSError:  # the number no longer names a socket
+            return False
         try:
             if sock.getsockname()[1] != local_port:  # the number now names another socket
                 return False
@@ -180,7 +189,8 @@ def libcurl_version() -> str:
 
 
 class CurlTransport:
-    """Sends requests with pooled libcurl handles; safe to use from many threads at once."""
+    """Sends requests with pooled libcurl handles: as steps for the engine
+    (:meth:`fetch_steps`), or blocking in the calling thread (:meth:`fetch`)."""
 
     def __init__(
         self,
@@ -203,39 +213,22 @@ class CurlTransport:
         for data in (pycurl.LOCK_DATA_DNS, pycurl.LOCK_DATA_SSL_SESSION):
             self._share.setopt(pycurl.SH_SHARE, data)
         self._idle: list[pycurl.Curl] = []
-        self._lock = threading.Lock()
-        self._local = threading.local()
+        self._lock = threading.Lock()  # the pool: the engine's thread and a caller's probe
+        self.multiplexing: set[Origin] = set()
+        """Origins that answered over HTTP/2: their requests share a connection."""
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
-        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
-        if ahead is not None:
-            answer = ahead.take(request)
-            if answer is not None:
-                try:
-                    return _replay(answer, receiver)
-                finally:
-                    ahead.done_with(answer)
+        """Send ``request`` from the calling thread, blocking until its answer has been read."""
+        return run_blocking(self.fetch_steps(request, receiver, signal))
+
+    def fetch_steps(self, request: Request, receiver: Receiver, signal: AbortSignal) -> Steps[bool]:
+        """Send ``request`` and push its answer into ``receiver``; returns whether the body was
+        read to its end. Raises the network's failure, or the receiver's own exception."""
         curl = self._acquire()
         try:
-            return _Exchange(self, curl, request, receiver, signal).run()
+            return (yield from _Exchange(self, curl, request, receiver, signal).steps())
         finally:
             self._release(curl)
-
-    def ask_ahead(self, requests: list[Request]) -> None:
-        """Send these requests now, from this thread; its later :meth:`fetch` of one of them
-        replays the answer (:mod:`._ahead`)."""
-        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
-        if ahead is None:
-            timeouts = self.timeouts
-            ahead = self._local.ahead = AskAhead(self.configure, timeouts.connect + timeouts.read)
-        ahead.ask(requests)
-
-    def forget_thread(self) -> None:
-        """The calling thread is done: drop what it asked ahead (in the thread that owns it)."""
-        ahead: Optional[AskAhead] = getattr(self._local, "ahead", None)
-        if ahead is not None:
-            self._local.ahead = None
-            ahead.close()
 
     def close(self) -> None:
         """Close every idle handle and, with the last of them, the shared connections."""
@@ -277,6 +270,12 @@ class CurlTransport:
         setopt(pycurl.BUFFERSIZE, RECEIVE_BUFFER)
         if not self.http2:
             setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        elif url.origin in self.multiplexing:
+            # The host spoke HTTP/2 before: wait for a connection being made to it rather than
+            # open one more, and many small files share one connection. Not for a host not
+            # known yet: a TLS server without ALPN says nothing before its first answer, and
+            # every other request would wait for that.
+            setopt(pycurl.PIPEWAIT, 1)
         trust = self.trust
         if self._ca_file:
             setopt(pycurl.CAINFO, self._ca_file)
@@ -309,6 +308,7 @@ class _Exchange:
     """One request on one handle: its callbacks, and what they learnt."""
 
     __slots__ = (
+        "_blocking",
         "_complete",
         "_curl",
         "_downloaded",
@@ -318,10 +318,11 @@ class _Exchange:
         "_last_byte",
         "_lines",
         "_opened",
+        "_pace",
         "_reading",
         "_receiver",
         "_request",
-        "_signal",
+        "_resume_at",
         "_smuggled",
         "_socket_key",
         "_stalled",
@@ -329,6 +330,7 @@ class _Exchange:
         "_transport",
         "blocked",
         "error",
+        "signal",
     )
 
     def __init__(
@@ -343,7 +345,10 @@ class _Exchange:
         self._curl = curl
         self._request = request
         self._receiver = receiver
-        self._signal = signal
+        self.signal = signal
+        self._pace = request.pace
+        self._resume_at = 0.0
+        self._blocking = False
         self._lines: list[bytes] = []
         self._head: Optional[ResponseHead] = None
         self._reading = True
@@ -360,29 +365,25 @@ class _Exchange:
         self.error: Optional[BaseException] = None
         self.blocked: Optional[str] = None
 
-    def run(self) -> bool:
+    def steps(self) -> Steps[bool]:
         curl = self._curl
         if self._request.url.scheme in _FTP_SCHEMES:
-            self._ftp_head = self._ask_ftp_size()
+            self._ftp_head = yield from self._ask_ftp_size()
             if self._ftp_head.status == 416:
                 self._deliver(self._ftp_head)
                 return self._result()
             curl.reset()
         self._configure_transfer()
-        self._perform()
+        yield from self._perform()
         if self._smuggled:
             # A kept connection held bytes nobody asked for: ask again on a new one.
             self._smuggled = False
             curl.reset()
             self._configure_transfer()
             curl.setopt(pycurl.FRESH_CONNECT, 1)
-            self._perform()
+            yield from self._perform()
         if self._head is None and self._complete and self.error is None:
             self._deliver_head()  # a response with no body, or an empty FTP file
-        if self._complete and self.error is None and self._ftp_head is None:
-            with contextlib.suppress(pycurl.error):
-                if curl.getinfo(pycurl.INFO_HTTP_VERSION) < pycurl.CURL_HTTP_VERSION_2_0:
-                    _IDLE.remember(int(curl.getinfo(pycurl.ACTIVESOCKET)))
         return self._result()
 
     def _configure_transfer(self) -> None:
@@ -393,27 +394,70 @@ class _Exchange:
         curl.setopt(pycurl.HEADERFUNCTION, _discard if self._ftp_head else self._lines.append)
         curl.setopt(pycurl.WRITEFUNCTION, self._write)
 
-    def _perform(self) -> None:
+    def _perform(self) -> Steps[None]:
         curl = self._curl
         curl.setopt(pycurl.OPENSOCKETFUNCTION, self._open_socket)
         curl.setopt(pycurl.PREREQFUNCTION, self._connected)
-        curl.setopt(pycurl.NOPROGRESS, 0)
-        curl.setopt(pycurl.XFERINFOFUNCTION, self._progress)
         try:
-            curl.perform()
-        except pycurl.error as exc:
-            self._failed(exc)
+            failure = yield Perform(curl, self)
         finally:
             if self._socket_key >= 0:
-                self._signal.detach(self._socket_key)
+                self.signal.detach(self._socket_key)
                 self._socket_key = -1
+        if failure is not None:
+            self._failed(failure)
+
+    def ended(self, ok: bool) -> None:
+        """The transfer is over (``ok``: without an error), its handle still where it ran and
+        its connection still open: note an HTTP/1.x connection it leaves for reuse (for the
+        smuggling check), or that its host speaks HTTP/2."""
+        if not ok or self.error is not None or self._head is None or self._ftp_head is not None:
+            return
+        with contextlib.suppress(pycurl.error):
+            if self._curl.getinfo(pycurl.INFO_HTTP_VERSION) < pycurl.CURL_HTTP_VERSION_2_0:
+                _IDLE.remember(int(self._curl.getinfo(pycurl.ACTIVESOCKET)))
+
+    def blocking(self) -> None:
+        """Performed in the caller's thread: libcurl's progress hook watches for an abort and
+        a stall, and an abort shuts the socket down (a blocked read returns at once)."""
+        self._blocking = True
+        self._curl.setopt(pycurl.NOPROGRESS, 0)
+        self._curl.setopt(pycurl.XFERINFOFUNCTION, self._progress)
+
+    def on_tick(self, now: float) -> bool:
+        """The engine's clock: end a paused read's pause, notice a stall, and let the receiver
+        write out what it holds (so no chunk needs a clock read of its own)."""
+        if self.signal.aborted:
+            return False
+        if self._resume_at:
+            self._last_byte = now  # not a stall: the speed limit holds it
+            if now < self._resume_at:
+                return True
+            self._resume_at = 0.0
+            self._curl.pause(pycurl.PAUSE_CONT)
+        downloaded = self._curl.getinfo(pycurl.SIZE_DOWNLOAD_T)
+        if downloaded != self._downloaded:
+            self._downloaded = downloaded
+            self._last_byte = now
+        elif now - self._last_byte > self._transport.timeouts.read:
+            self._stalled = True
+            return False
+        if self._reading and self._head is not None:
+            try:
+                if self._receiver.on_idle() is False:
+                    self._stopped = True
+                    return False
+            except BaseException as exc:  # raised by steps()
+                self.error = exc
+                return False
+        return True
 
     def _result(self) -> bool:
         if self.error is not None:
             raise self.error
         return self._reading and not self._stopped and self._complete
 
-    def _ask_ftp_size(self) -> ResponseHead:
+    def _ask_ftp_size(self) -> Steps[ResponseHead]:
         """FTP has no response head: ask for the file's size and date first (``SIZE`` and
         ``MDTM``, on the control connection the transfer then reuses), and make one."""
         curl = self._curl
@@ -421,7 +465,7 @@ class _Exchange:
         curl.setopt(pycurl.NOBODY, 1)
         curl.setopt(pycurl.HEADERFUNCTION, _discard)
         curl.setopt(pycurl.WRITEFUNCTION, _discard)  # libcurl writes the size as text here
-        self._perform()
+        yield from self._perform()
         if self.error is not None:
             raise self.error
         size = int(curl.getinfo(pycurl.CONTENT_LENGTH_DOWNLOAD_T))
@@ -432,11 +476,11 @@ class _Exchange:
         """Sort out why perform() failed: a receiver's exception (kept for run() to raise), an
         abort or a receiver that had enough (not failures), the guard, or the network."""
         self._complete = False
-        if self.error is not None or self._signal.aborted:
+        if self.error is not None or self.signal.aborted:
             return
         code = exc.args[0]
-        if self._stopped and code == pycurl.E_WRITE_ERROR:
-            return
+        if self._stopped and code in (pycurl.E_WRITE_ERROR, pycurl.E_ABORTED_BY_CALLBACK):
+            return  # the receiver had enough
         if self._smuggled:
             self._complete = True  # asked again at once, on a new connection
             return
@@ -455,7 +499,7 @@ class _Exchange:
         detail = exc.args[1] if len(exc.args) > 1 else None
         self.error = network_error(curl_failure(code), url.host, url.authority, detail)
 
-    # -- callbacks (libcurl's thread, interpreter lock held) ------------------------------
+    # -- callbacks (the thread performing the handle) ---------------------------------------
 
     def _open_socket(self, purpose: int, address: tuple[int, int, int, tuple[str, int]]) -> int:
         """Make the socket of a new connection, if the address policy allows its peer.
@@ -474,9 +518,10 @@ class _Exchange:
             fd = socket.socket(family, socktype, protocol).detach()
         except OSError:
             return pycurl.SOCKET_BAD  # type: ignore[no-any-return]
-        if self._socket_key >= 0:
-            self._signal.detach(self._socket_key)
-        self._socket_key = self._signal.attach(lambda: _shutdown(fd))
+        if self._blocking:  # in the engine, an abort takes the handle out of its multi instead
+            if self._socket_key >= 0:
+                self.signal.detach(self._socket_key)
+            self._socket_key = self.signal.attach(lambda: _shutdown(fd))
         self._opened = True
         return fd
 
@@ -501,6 +546,11 @@ class _Exchange:
 
     def _deliver(self, head: ResponseHead) -> Optional[int]:
         self._head = head
+        url = self._request.url
+        if url.scheme == "https" and url.origin not in self._transport.multiplexing:
+            with contextlib.suppress(pycurl.error):
+                if self._curl.getinfo(pycurl.INFO_HTTP_VERSION) >= pycurl.CURL_HTTP_VERSION_2_0:
+                    self._transport.multiplexing.add(url.origin)  # the next requests share
         try:
             self._reading = self._receiver.on_head(head)
         except BaseException as exc:
@@ -520,10 +570,23 @@ class _Exchange:
             if self._receiver.on_data(data) is False:
                 self._stopped = True
                 return 0
+            if self._pace is not None:
+                delay = self._pace(len(data))
+                if delay > 0:
+                    self._wait(delay)
         except BaseException as exc:
             self.error = exc
             return 0
         return None
+
+    def _wait(self, delay: float) -> None:
+        """Hold reading for ``delay`` seconds (the speed limit): in the engine, the handle is
+        paused and its next tick past the time resumes it."""
+        if self._blocking:
+            self.signal.wait(delay)
+        else:
+            self._resume_at = time.monotonic() + delay
+            self._curl.pause(pycurl.PAUSE_RECV)
 
     def _progress(
         self, download_total: int, downloaded: int, upload_total: int, uploaded: int
@@ -534,7 +597,7 @@ class _Exchange:
         a stall went unnoticed for five more; this counts from the last byte. libcurl calls
         here many times a second while bytes flow and about once a second when they stop.
         """
-        if self._signal.aborted:
+        if self.signal.aborted:
             return 1
         now = time.monotonic()
         if downloaded != self._downloaded:
@@ -552,14 +615,6 @@ class _Exchange:
                 self.error = exc
                 return 1
         return 0
-
-
-def _replay(answer: Answer, receiver: Receiver) -> bool:
-    """Feed an answer asked ahead to ``receiver``, as a live response would have come."""
-    head = parse_head(answer.lines, answer.request.url)
-    if head is None or not receiver.on_head(head):
-        return False
-    return not (answer.body and receiver.on_data(bytes(answer.body)) is False)
 
 
 def parse_head(lines: list[bytes], url: Url) -> Optional[ResponseHead]:

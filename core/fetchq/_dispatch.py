@@ -1,23 +1,30 @@
 """EventDispatcher: each job's callbacks and bus events, delivered in the order its state changed.
 
 State changes queue their callbacks and events in a per-job outbox while the queue's lock is
-held; whichever thread drains the outbox delivers them in order (never under that lock).
+held; whichever thread drains the outbox delivers them in order (never under that lock). The
+engine thread never does: it hands the job to the dispatcher (:meth:`deliver_later`,
+:mod:`._deliveries`), so a slow callback never holds up a byte.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from ._deliveries import Deliveries
 from ._events import call_safely, make_event, publish, takes_exception
 from ._job import DownloadEventHandler, DownloadJob, ErrorHandler
+
+logger = logging.getLogger("fetchq")
 
 if TYPE_CHECKING:
     from ._journal_writer import JournalWriter
     from ._packages import PackageTracker
-    from ._queue import _Running
+    from ._runner import RunningJob
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ _EVENT_CALLBACKS = {
 }
 _CALLBACK_ONLY = frozenset({"download_running", "download_waiting"})
 """Events that reach the service-wide callbacks, never a job's callbacks or the bus."""
+_THEN = "then"
+"""An outbox item that is a call to make once the items before it are delivered."""
 
 
 class _Outbox:
@@ -77,12 +86,45 @@ class EventDispatcher:
         self.error_gets_exception = takes_exception(callbacks.on_error)
         self._packages = packages
         self._writer = writer
+        self._deliveries = Deliveries()
+
+    def deliver_later(self, job: DownloadJob, then: Optional[Callable[[], None]] = None) -> None:
+        """Deliver the job's queued callbacks on the dispatcher's thread, then call ``then``
+        (there too, once the callbacks before it have run)."""
+        outbox = self._outboxes.get(job.id)
+        if outbox is not None and then is not None:
+            outbox.items.append((_THEN, then, None))
+            then = None
+        self._deliveries.put(lambda: self._drain(job, outbox, then))
+
+    @property
+    def on_thread(self) -> bool:
+        """Whether the calling thread is the dispatcher's (a callback runs)."""
+        return self._deliveries.on_thread
+
+    def close(self) -> None:
+        """Deliver what is queued, then end the dispatcher's threads."""
+        self._deliveries.close()
+
+    def _drain(
+        self, job: DownloadJob, outbox: Optional[_Outbox], then: Optional[Callable[[], None]]
+    ) -> None:
+        try:
+            self.deliver(job, outbox, wait=False)
+        except Exception:  # a bus or the journal failed: the job still settles
+            logger.exception("fetchq: callbacks of job %s could not be delivered", job.id)
+            if outbox is not None:
+                for item in [item for item in outbox.items if item[0] == _THEN]:
+                    outbox.items.remove(item)
+                    item[1]()
+        if then is not None:
+            then()
 
     def set_callbacks(self, value: JobCallbacks) -> None:
         self.error_gets_exception = takes_exception(value.on_error)
         self.callbacks = value
 
-    def announce(self, job: DownloadJob, running: _Running) -> None:
+    def announce(self, job: DownloadJob, running: RunningJob) -> None:
         """Queue download_started once a run's first answer names the file (lock held)."""
         if not running.announced:
             running.announced = True
@@ -108,38 +150,57 @@ class EventDispatcher:
             self._packages.file_changed(job, name, failure)
 
     def post(self, job: DownloadJob, name: str, **fields: object) -> None:
+        """Queue an event and have the dispatcher thread deliver it (from the engine)."""
         with self._lock:
             self.queue_event(job, name, None, fields)
-        self.deliver(job)
+        self.deliver_later(job)
 
-    def deliver(self, job: DownloadJob) -> None:
-        """Deliver the job's queued callbacks and events, in order (lock not held)."""
-        outbox = self._outboxes.get(job.id)
+    def deliver(
+        self, job: DownloadJob, outbox: Optional[_Outbox] = None, wait: bool = True
+    ) -> None:
+        """Deliver the job's queued callbacks and events, in order (lock not held). With
+        ``wait=False``, a thread that finds another delivering them leaves it to that one
+        (which looks again before it lets go)."""
         if outbox is None:
-            return
-        with outbox.lock:
-            items = outbox.items
-            while items:
-                name, event, failure = items.popleft()
-                if name in _CALLBACK_ONLY:
-                    handler = self.callbacks.on_running
-                    if handler is not None:
-                        call_safely(handler, job)
-                    continue
-                handler_name = _EVENT_CALLBACKS.get(name)
-                if handler_name is not None:
-                    own = getattr(job, handler_name)
-                    handler = own or getattr(self.callbacks, handler_name)
-                    if handler is None:
-                        pass
-                    elif name == "download_error" and (
-                        job._error_gets_exception if own else self.error_gets_exception
-                    ):
-                        call_safely(handler, job, failure)
-                    else:
-                        call_safely(handler, job)
-                if event is not None:  # built only when there is a bus
-                    publish(self.event_bus, event, job)
+            outbox = self._outboxes.get(job.id)
+            if outbox is None:
+                return
+        while True:
+            if not outbox.lock.acquire(blocking=wait):
+                return
+            try:
+                self._deliver_items(job, outbox)
+            finally:
+                outbox.lock.release()
+            if wait or not outbox.items:
+                break
         if job.package_id is not None:
             self._packages.deliver(job.package_id)
         self._writer.soon()
+
+    def _deliver_items(self, job: DownloadJob, outbox: _Outbox) -> None:
+        items = outbox.items
+        while items:
+            name, event, failure = items.popleft()
+            if name == _THEN:
+                event()
+                continue
+            if name in _CALLBACK_ONLY:
+                handler = self.callbacks.on_running
+                if handler is not None:
+                    call_safely(handler, job)
+                continue
+            handler_name = _EVENT_CALLBACKS.get(name)
+            if handler_name is not None:
+                own = getattr(job, handler_name)
+                handler = own or getattr(self.callbacks, handler_name)
+                if handler is None:
+                    pass
+                elif name == "download_error" and (
+                    job._error_gets_exception if own else self.error_gets_exception
+                ):
+                    call_safely(handler, job, failure)
+                else:
+                    call_safely(handler, job)
+            if event is not None:  # built only when there is a bus
+                publish(self.event_bus, event, job)

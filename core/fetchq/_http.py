@@ -11,6 +11,7 @@ it cannot see the connection (a proxy, a caller's session).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import socket
@@ -24,7 +25,16 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from ._abort import AbortSignal
 from ._exceptions import RedirectError, UnsafeDownloadURLException
 from ._retry import Timeouts
-from ._transport import AddressPolicy, ByteRange, Receiver, Request, ResponseHead, Transport
+from ._steps import Steps, run_blocking
+from ._transport import (
+    AddressPolicy,
+    ByteRange,
+    Pace,
+    Receiver,
+    Request,
+    ResponseHead,
+    Transport,
+)
 from ._url import Url, UrlError, join_url, parse_url
 
 if TYPE_CHECKING:
@@ -208,7 +218,7 @@ class _Hop:
     def on_data(self, data: bytes) -> Optional[bool]:
         return None
 
-    def on_idle(self) -> None:
+    def on_idle(self) -> Optional[bool]:
         return None
 
 
@@ -251,29 +261,6 @@ class HttpClient:
         """Close the connections nobody uses now."""
         self.transport.close()
 
-    def ask_ahead(self, first_requests: Iterable[tuple[str, Optional[OriginSecrets]]]) -> None:
-        """Send the first request of downloads about to start, ``(url, secrets)`` each, from
-        this thread (:mod:`._ahead`): on fetchq's own connections, with no proxy or guard."""
-        ask = getattr(self.transport, "ask_ahead", None)
-        if ask is None or self.address_policy is not None:
-            return
-        requests = []
-        for url, secrets in first_requests:
-            try:
-                source = parse_url(url)
-            except UrlError:
-                continue
-            if source.scheme in ("http", "https") and self.proxies.proxy_for(source) is None:
-                requests.append(self._request(source, source, FIRST_REQUEST_HEADERS, secrets, None))
-        if requests:
-            ask(requests)
-
-    def forget_thread(self) -> None:
-        """The calling thread (a worker that retires) is done with this client."""
-        forget = getattr(self.transport, "forget_thread", None)
-        if forget is not None:
-            forget()
-
     def fetch(
         self,
         url: str,
@@ -283,19 +270,37 @@ class HttpClient:
         signal: AbortSignal,
         byte_range: Optional[ByteRange] = None,
     ) -> str:
+        """GET ``url`` into ``receiver`` from the calling thread (blocking); see
+        :meth:`fetch_steps`."""
+        return run_blocking(
+            self.fetch_steps(url, headers, secrets, receiver, signal, byte_range=byte_range)
+        )
+
+    def fetch_steps(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        secrets: Optional[OriginSecrets],
+        receiver: Receiver,
+        signal: AbortSignal,
+        byte_range: Optional[ByteRange] = None,
+        pace: Optional[Pace] = None,
+    ) -> Steps[str]:
         """GET ``url`` into ``receiver``, following redirects; returns the final URL.
 
         ``headers`` go to every hop; the secrets and the URL's credentials only to hops on the
-        source's origin. Raises :class:`RedirectError` for a redirect loop or a refused target,
+        source's origin; ``pace`` is the speed limit the body counts against. Raises
+        :class:`RedirectError` for a redirect loop or a refused target,
         :class:`UnsafeDownloadURLException` from the guard, and the transport's errors.
         """
         source = parse_url(url)
         current = source
         for _hop in range(self.max_redirects + 1):
             hop = _Hop(receiver)
-            self.transport.fetch(
-                self._request(source, current, headers, secrets, byte_range), hop, signal
-            )
+            request = self._request(source, current, headers, secrets, byte_range)
+            if pace is not None:
+                request = dataclasses.replace(request, pace=pace)
+            yield from self.transport.fetch_steps(request, hop, signal)
             if hop.location is None or signal.aborted:
                 return current.href
             try:

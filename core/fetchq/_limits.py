@@ -9,10 +9,13 @@ from collections.abc import Callable
 from typing import Optional
 
 from ._abort import AbortSignal
+from ._steps import Sleep, Steps, run_blocking
 
 WaitingReport = Callable[[Optional[str]], None]
 """Told ``"bandwidth"`` or ``"connection"`` when a download must wait a while, then None."""
 
+SLOT_POLL = 0.05
+"""How often a download waiting for a connection to its host looks for a free one."""
 LONG_WAIT = 1.0
 """A wait longer than this is reported: the person sees why a download does not move."""
 
@@ -84,12 +87,25 @@ class RateLimiter:
     ) -> None:
         """Account for ``count`` bytes that ``lane`` received; sleep (abortably) while it is over
         its share. A sleep over ``LONG_WAIT`` is reported to ``waiting``."""
-        if self._rate is None:
+        delay = self.charge(count, lane)
+        if delay <= 0:
             return
+        if waiting is not None and delay > LONG_WAIT:
+            waiting("bandwidth")
+            signal.wait(delay)
+            waiting(None)
+        else:
+            signal.wait(delay)
+
+    def charge(self, count: int, lane: object = None) -> float:
+        """Account for ``count`` bytes that ``lane`` received; the seconds it must now wait
+        (0 when it is within its share)."""
+        if self._rate is None:
+            return 0.0
         with self._lock:
             rate: Optional[float] = self._rate
             if rate is None:  # lifted while we waited for the lock
-                return
+                return 0.0
             now = self._clock()
             if now >= self._next_sweep or lane not in self._lanes:
                 self._forget_idle(now)  # shares of downloads that stopped go to the others
@@ -104,14 +120,34 @@ class RateLimiter:
             state.tokens -= count
             delay = -state.tokens / share
             state.busy_until = max(state.busy_until, now + max(delay, 0.0))
-        if delay <= 0:
-            return
-        if waiting is not None and delay > LONG_WAIT:
-            waiting("bandwidth")
-            signal.wait(delay)
-            waiting(None)
-        else:
-            signal.wait(delay)
+        return max(delay, 0.0)
+
+
+class Pacer:
+    """One download's place under the speed limit, as a request's ``pace``
+    (:data:`._transport.Pace`): charges its bytes, and reports a long wait for bandwidth."""
+
+    __slots__ = ("_lane", "_limiter", "_told", "_waiting")
+
+    def __init__(
+        self, limiter: RateLimiter, lane: object, waiting: Optional[WaitingReport]
+    ) -> None:
+        self._limiter = limiter
+        self._lane = lane
+        self._waiting = waiting
+        self._told = False
+
+    def __call__(self, count: int) -> float:
+        delay = self._limiter.charge(count, self._lane)
+        waiting = self._waiting
+        if waiting is not None:
+            if delay > LONG_WAIT and not self._told:
+                self._told = True
+                waiting("bandwidth")
+            elif delay <= LONG_WAIT and self._told:
+                self._told = False
+                waiting(None)
+        return delay
 
 
 class HostSlots:
@@ -153,30 +189,46 @@ class HostSlots:
     def acquire(
         self, host: str, signal: AbortSignal, waiting: Optional[WaitingReport] = None
     ) -> bool:
+        """:meth:`acquire_steps`, blocking the calling thread."""
+        return run_blocking(self.acquire_steps(host, signal, waiting))
+
+    def acquire_steps(
+        self, host: str, signal: AbortSignal, waiting: Optional[WaitingReport] = None
+    ) -> Steps[bool]:
         """Wait for a slot; False if the transfer was aborted while waiting. A wait is
         reported to ``waiting`` (``"connection"``, then None)."""
         told = False
         with self._condition:
+            if self.limit is None or self._in_use.get(host, 0) < self.limit:
+                return self._take(host)
             self._waiting[host] = self._waiting.get(host, 0) + 1
-            try:
-                while self.limit is not None and self._in_use.get(host, 0) >= self.limit:
-                    if signal.aborted:
-                        return False
-                    if waiting is not None and not told:
-                        told = True
-                        self._condition.release()  # never call out holding the lock
-                        try:
-                            waiting("connection")
-                        finally:
-                            self._condition.acquire()
-                        continue
-                    self._condition.wait(0.2)
-            finally:
+        try:
+            while True:
+                with self._condition:
+                    if self.limit is None or self._in_use.get(host, 0) < self.limit:
+                        self._waiting[host] -= 1
+                        taken = self._take(host)
+                        break
+                if signal.aborted:
+                    with self._condition:
+                        self._waiting[host] -= 1
+                    return False
+                if waiting is not None and not told:
+                    told = True
+                    waiting("connection")
+                    continue
+                yield Sleep(SLOT_POLL, signal)  # a slot frees when a connection ends: soon
+        except BaseException:
+            with self._condition:
                 self._waiting[host] -= 1
-            self._in_use[host] = self._in_use.get(host, 0) + 1
-            self.peak = max(self.peak, self._in_use[host])
+            raise
         if told and waiting is not None:
             waiting(None)
+        return taken
+
+    def _take(self, host: str) -> bool:
+        self._in_use[host] = self._in_use.get(host, 0) + 1
+        self.peak = max(self.peak, self._in_use[host])
         return True
 
     def should_yield(self, host: str) -> bool:

@@ -1,4 +1,4 @@
-"""DownloadQueueService: InvokeAI's API over the registry, the scheduler and the workers.
+"""DownloadQueueService: InvokeAI's API over the registry, the scheduler and the engine.
 
 Shared state is guarded by one lock that is never held across I/O or callbacks. The other
 concerns live in their own modules, each a component this service owns: job control
@@ -9,31 +9,25 @@ destination claims (:mod:`._claims`), the journal writer (:mod:`._journal_writer
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
 
-from ._abort import AbortReason, AbortSignal, TransferAborted
+from ._abort import AbortReason
 from ._app_config import AppConfigView
 from ._categories import DEFAULT_CATEGORIES, Category
 from ._claims import Claims
 from ._control import JobControl
 from ._dispatch import EventDispatcher, JobCallbacks, _Outbox
-from ._events import ProgressThrottle
 from ._exceptions import (
     InvalidDestinationError,
-    LinkExpiredError,
-    ResumeRequired,
     UnknownJobIDException,
-    describe_error,
 )
 from ._history import History
 from ._http import HttpClient, OriginSecrets, TokenRule, is_public_address, token_for
@@ -44,19 +38,18 @@ from ._job import (
     DownloadJobStatus,
     ErrorHandler,
     MultiFileDownloadJob,
-    iso_now,
 )
 from ._journal import Journal
 from ._journal_writer import JournalWriter
 from ._limits import HostSlots, HostTrials, RateLimiter
 from ._packages import PackageTracker
 from ._probe import ProbeResult, probe
-from ._ramp import start_delay
 from ._retry import RetryPolicy, Timeouts
-from ._scheduler import RampWatch, Scheduler
+from ._runner import Runner, RunningJob
+from ._scheduler import Scheduler
 from ._service_base import DownloadQueueServiceBase
 from ._submit import Cookies, Submission, _Options, build_job
-from ._transfer import Transfer, TransferRequest, TransferSettings
+from ._transfer import TransferOutcome, TransferSettings
 from ._validation import (
     parse_checksum,
     prepare_destination,
@@ -75,85 +68,6 @@ _AnyJob = TypeVar("_AnyJob", DownloadJob, MultiFileDownloadJob)
 
 CALLBACK_NAMES = ("on_start", "on_progress", "on_complete", "on_cancelled", "on_error")
 STOP_GRACE_SECONDS = 5.0
-ASK_AHEAD = 4
-SMALL_FILE = 256 * 1024
-"""A worker asks ahead after a download of at most this size (a batch of small files)."""
-"""How many of the jobs next in line have their first request sent before they start."""
-
-
-class _Running:
-    """The queue's side of a running job: what its transfer reports to and borrows."""
-
-    def __init__(self, service: DownloadQueueService, job: DownloadJob) -> None:
-        self.service = service
-        self.job = job
-        self.signal = AbortSignal()
-        self.limiter = service._limiter
-        self.host_slots = service._host_slots
-        self.trials = service._host_trials
-        self.throttle = ProgressThrottle()
-        self.resume_after_pause = False
-        self.started = time.monotonic()
-        self.announced = False  # download_started sent: the server answered with the file
-        self.start_over = service._start_over.pop(job.id, False)
-        self.reported = -1  # the bytes the last progress event carried
-
-    def claim(self, path: Path) -> bool:
-        return self.service._claims.claim(self.job.id, path)
-
-    def unclaim(self, path: Path) -> None:
-        self.service._claims.unclaim(self.job.id, path)
-
-    def set_target(self, path: Path, total: Optional[int], content_type: Optional[str]) -> None:
-        self.service._set_target(self.job, path, total, content_type)
-
-    def count(self, done: int, total: Optional[int]) -> None:
-        job = self.job
-        job.bytes = done
-        if total:
-            job.total_bytes = total
-
-    def progress(self, done: int, total: Optional[int]) -> None:
-        self.count(done, total)
-        job = self.job
-        now = time.monotonic()
-        if self.throttle.due(now, done, total or 0):
-            self.throttle.mark(now, done)
-            self.reported = done
-            self.service._dispatch.post(job, "download_progress")
-
-    def attempt_started(self) -> None:
-        self.job.attempts += 1
-
-    def categorized(self, category: str) -> None:
-        self.job.category = category
-
-    def challenged(self, challenge: str) -> None:
-        self.job.auth_challenge = challenge[:500] or "Basic"
-
-    def answered(self, final_url: str, etag: Optional[str], last_modified: Optional[str]) -> None:
-        job = self.job
-        job.final_url = final_url
-        job.etag = etag or job.etag
-        job.last_modified = last_modified or job.last_modified
-
-    def started_over(self, message: str) -> None:
-        self.job.resume_from_scratch = True
-        self.job.resume_message = message
-
-    def waiting(self, reason: Optional[str]) -> None:
-        if self.job.waiting_for != reason:
-            self.job.waiting_for = reason
-            self.service._dispatch.post(self.job, "download_waiting")
-
-    def retrying(self, attempt: int, delay: float, error: BaseException) -> None:
-        self.service._dispatch.post(
-            self.job,
-            "download_retry",
-            attempt=attempt,
-            delay=delay,
-            error_type=describe_error(error),
-        )
 
 
 class DownloadQueueService(DownloadQueueServiceBase):
@@ -232,7 +146,6 @@ class DownloadQueueService(DownloadQueueServiceBase):
         )
 
         self._lock = threading.Lock()
-        self._work_available = threading.Condition(self._lock)
         # join() waits for "nothing active"; wait_for_job() for one job to settle. Both are
         # woken only when that may have happened, not on every change of every job.
         self._all_settled = threading.Condition(self._lock)
@@ -240,7 +153,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._jobs: dict[int, DownloadJob] = {}
         self._reserved_ids: set[int] = set()  # given to files of a package not yet submitted
         self._scheduler = Scheduler(self._jobs)
-        self._running: dict[int, _Running] = {}
+        self._running: dict[int, RunningJob] = {}
         self._settling: set[int] = set()  # changed state, callbacks not yet delivered
         self._outboxes: dict[int, _Outbox] = {}
         self._resume_at_start: set[int] = set()
@@ -248,9 +161,6 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._remove_when_done: set[int] = set()
         self._next_id = 0
         self._dequeues = 0
-        self._workers: set[threading.Thread] = set()
-        self._asked_ahead: set[int] = set()  # per worker would be exact; one is enough
-        self._ramp = RampWatch(self._work_available.notify)
         self._stopped = False
         self._closed = False
 
@@ -268,6 +178,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         self._control = JobControl(self)
         self._submission = Submission(self)
         self._history = History(self)
+        self._runner = Runner(self)
         if journal is not None:
             self._writer.journal = Journal(journal)
             try:
@@ -279,8 +190,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
                 self._writer.journal.close()
                 raise
             self._writer.start()
-        with self._lock:
-            self._spawn_workers()
+        self._runner.kick()
 
     # -- public API: submitting -------------------------------------------------------------
 
@@ -632,11 +542,11 @@ class DownloadQueueService(DownloadQueueServiceBase):
                 if job is not None and job.status == DownloadJobStatus.PAUSED:
                     self._control.requeue(job)
             self._resume_at_start.clear()
-            self._spawn_workers()
+        self._runner.kick()
         self._writer.flush()
 
     def stop(self, *args: Any, **kwargs: Any) -> None:
-        """Pause running jobs (keeping their part files) and stop the workers; idempotent.
+        """Pause running jobs (keeping their part files), start no more; idempotent.
 
         Returns within a few seconds even if a connection is stuck; ``start()`` resumes.
         """
@@ -646,23 +556,29 @@ class DownloadQueueService(DownloadQueueServiceBase):
             self._stopped = True
             for running in self._running.values():
                 running.signal.abort(AbortReason.STOP)
-            self._work_available.notify_all()
             self._all_settled.notify_all()
             self._job_settled.notify_all()
-            workers = list(self._workers)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for worker in workers:
-            if worker is not threading.current_thread():
-                worker.join(max(0.0, deadline - time.monotonic()))
+        in_callback = self._dispatch.on_thread  # its own callbacks cannot be waited for
+        with self._all_settled:
+            while self._running or (self._settling and not in_callback):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._all_settled.wait(remaining)
         self._client.close_idle()
         self._writer.flush()
 
     def close(self) -> None:
-        """Stop, and release the journal so another process can open it."""
+        """Stop, end the engine's threads, and release the journal so another process can
+        open it."""
         self.stop()
         with self._lock:
-            self._closed = True
+            already, self._closed = self._closed, True
             journal, self._writer.journal = self._writer.journal, None
+        if not already:
+            self._runner.close()
+            self._dispatch.close()
         if journal is not None:
             self._writer.close(journal)
 
@@ -687,7 +603,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
                 self._group_rules.pop(name, None)
             else:
                 self._group_rules[name] = (max_parallel, held)
-            self._work_available.notify_all()
+            self._runner.kick()
 
     def _blocked(self, job: DownloadJob) -> bool:
         """Whether the job's named queue lets it start now (lock held)."""
@@ -712,7 +628,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
     def held(self, value: bool) -> None:
         with self._lock:
             self._held = bool(value)
-            self._work_available.notify_all()
+            self._runner.kick()
 
     @property
     def max_parallel_dl(self) -> int:
@@ -724,8 +640,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
             raise ValueError("max_parallel_dl must be at least 1")
         with self._lock:
             self._max_parallel = value
-            self._spawn_workers()
-            self._work_available.notify_all()
+            self._runner.kick()
 
     @property
     def max_connections_per_download(self) -> int:
@@ -775,25 +690,7 @@ class DownloadQueueService(DownloadQueueServiceBase):
         journal = self._writer.journal
         return journal.path if journal is not None else None
 
-    # -- workers ------------------------------------------------------------------------------
-
-    def _ask_ahead(self, jobs: list[DownloadJob]) -> None:
-        """Let this worker send the first request of the jobs next in line (:mod:`._ahead`).
-
-        Only downloads into a folder: their first request is known (the whole file, no resume
-        state yet). If a job is cancelled, moved back or taken by another worker meanwhile,
-        its answer is dropped unused.
-        """
-        asked = self._asked_ahead
-        wanted = [
-            (str(job.source), self._secrets(str(job.source), job))
-            for job in jobs
-            if job.download_path is None and job.id not in asked
-        ]
-        asked.clear()  # only the jobs next in line matter: the set stays small
-        asked.update(job.id for job in jobs)
-        if wanted:
-            self._client.ask_ahead(wanted)
+    # -- the engine's side (:mod:`._runner`) ---------------------------------------------------
 
     def _token(self, url: str, given: Optional[str]) -> Optional[str]:
         """The bearer token for ``url``: the one given with the job, else the first rule's
@@ -807,192 +704,15 @@ class DownloadQueueService(DownloadQueueServiceBase):
             self._token(url, job.access_token), job.headers, job.cookies, job.login
         )
 
-    def _spawn_workers(self) -> None:
-        while len(self._workers) < self._max_parallel and not self._stopped:
-            worker = threading.Thread(
-                target=self._work, name=f"fetchq-worker-{len(self._workers)}", daemon=True
-            )
-            self._workers.add(worker)
-            worker.start()
-
-    def _work(self) -> None:
-        try:
-            self._work_until_retired()
-        finally:
-            self._client.forget_thread()
-
-    def _work_until_retired(self) -> None:
-        me = threading.current_thread()
-        small_files = False  # the last job this worker ran was a small file: ask ahead
-        while True:
-            with self._lock:
-                job = None
-                while job is None:
-                    if self._stopped or len(self._workers) > self._max_parallel:
-                        self._workers.discard(me)
-                        self._ramp.stop(me)
-                        return
-                    delay = None
-                    if self._scheduler and not self._held:
-                        delay = start_delay(
-                            (other.started for other in self._running.values()),
-                            self._max_parallel,
-                            time.monotonic(),
-                        )
-                        if delay == 0.0:
-                            job = self._scheduler.pop(self._blocked if self._group_rules else None)
-                            if job is not None:
-                                break
-                            delay = None
-                    self._work_available.wait(self._ramp.sleep_for(me, delay))
-                self._ramp.started_one(me)
-                running = self._start_job(job)
-                upcoming = self._scheduler.upcoming(ASK_AHEAD) if small_files else []
-            try:
-                self._ask_ahead(upcoming)
-                self._dispatch.deliver(job)
-                self._run(job, running)
-            except BaseException as exc:  # no job may take its worker (and join()) with it
-                self._salvage(job, exc)
-            # Asking ahead pays where files are small; for large ones each answer asked ahead
-            # is dropped, a connection (a TLS handshake) wasted.
-            small_files = job.complete and job.total_bytes <= SMALL_FILE
-
-    def _salvage(self, job: DownloadJob, exc: BaseException) -> None:
-        """Something failed around a job's transfer (a bug, a callback's bus, the journal):
-        end the job in error with what happened, and let the worker go on."""
-        logger.error("fetchq: job %s failed outside its transfer", job.id, exc_info=exc)
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        with self._lock:
-            self._running.pop(job.id, None)
-            self._settling.add(job.id)
-            if not job.in_terminal_state:
-                job.error_type = describe_error(exc)
-                job.error = text
-                job.job_ended = iso_now()
-                self._control.set_status(job, DownloadJobStatus.ERROR)
-                with contextlib.suppress(Exception):
-                    self._dispatch.queue_event(job, "download_error", exc)
-            self._claims.release(job.id)
-            with contextlib.suppress(Exception):
-                self._writer.record(job)
-        with contextlib.suppress(Exception):
-            self._dispatch.deliver(job)
-        self._settled(job)
-
-    def _start_job(self, job: DownloadJob) -> _Running:
-        self._control.set_status(job, DownloadJobStatus.RUNNING)
-        job.job_sequence = self._dequeues
-        self._dequeues += 1
-        job.job_started = iso_now()
-        job.job_ended = None
-        job.already_downloaded = False
-        running = _Running(self, job)
-        self._running[job.id] = running
-        # download_started waits for the server's answer (_set_target): a 404 gives an error
-        # event alone, and the started event carries the download path, as InvokeAI's does.
-        self._dispatch.queue_event(job, "download_running")
-        # Not journaled: a restored job that was running is queued again like a waiting one,
-        # and its start time is written with its next change.
-        return running
-
-    # -- running a job ------------------------------------------------------------------------
-
-    def _run(self, job: DownloadJob, running: _Running) -> None:
-        checksum = None
-        if job.checksum:
-            algorithm, _, expected = job.checksum.partition(":")
-            checksum = (algorithm, expected)
-        source = job.canonical_url or str(job.source)
-        request = TransferRequest(
-            job_id=job.id,
-            source=source,
-            dest=job.dest,
-            download_path=job.download_path,
-            secrets=self._secrets(source, job),
-            checksum=checksum,
-            overwrite=job.overwrite,
-            max_connections=job.max_connections or self._max_connections,
-            expected_total=job.expected_total_bytes,
-            etag=job.etag,
-            last_modified=job.last_modified,
-            content_type=job.content_type,
-            categories=self.categories if job.by_category else (),
-            start_over=running.start_over,
-        )
-        outcome: Any = None
-        failure: Optional[BaseException] = None
-        failure_text = ""
-        try:
-            self._writer.soon()
-            outcome = Transfer(request, self._client, self._settings, running).run()
-        except TransferAborted as aborted:
-            failure = aborted
-        except BaseException as exc:  # a worker thread never dies, whatever a server sends
-            failure = exc
-            failure_text = traceback.format_exc()
-            if not isinstance(exc, Exception):
-                logger.error("fetchq: job %s stopped by %r", job.id, exc)
-        self._finish_job(job, running, outcome, failure, failure_text)
-
     def _finish_job(
         self,
         job: DownloadJob,
-        running: _Running,
-        outcome: Any,
+        running: RunningJob,
+        outcome: Optional[TransferOutcome],
         failure: Optional[BaseException],
         failure_text: str,
     ) -> None:
-        with self._lock:
-            del self._running[job.id]
-            self._settling.add(job.id)
-            job.job_ended = iso_now()
-            job.waiting_for = None
-            if failure is None:
-                job.already_downloaded = outcome.reused_existing
-                job.download_path = outcome.download_path
-                job.bytes = outcome.size
-                # total_bytes is the size the server announced: 0 when it never said.
-                job.total_bytes = outcome.size if outcome.size_announced else 0
-                self._dispatch.announce(job, running)
-                if running.reported != job.bytes:  # the last bytes need a progress event
-                    self._dispatch.queue_event(job, "download_progress")
-                self._control.set_status(job, DownloadJobStatus.COMPLETED)
-                self._dispatch.queue_event(job, "download_complete")
-            elif isinstance(failure, LinkExpiredError):
-                job.link_expired = True
-                job.resume_message = str(failure)
-                self._control.set_status(job, DownloadJobStatus.PAUSED)
-                self._dispatch.queue_event(job, "download_paused")
-            elif isinstance(failure, ResumeRequired):
-                job.resume_required = True
-                job.resume_message = str(failure)
-                self._control.set_status(job, DownloadJobStatus.PAUSED)
-                self._dispatch.queue_event(job, "download_paused")
-            elif isinstance(failure, TransferAborted):
-                if failure.reason is AbortReason.CANCEL:
-                    self._control.end_cancelled(job)
-                else:
-                    self._control.set_status(job, DownloadJobStatus.PAUSED)
-                    self._dispatch.queue_event(job, "download_paused")
-                    if running.resume_after_pause and not self._stopped:
-                        self._control.requeue(job)
-                    elif failure.reason is AbortReason.STOP:
-                        self._resume_at_start.add(job.id)
-            else:
-                job.error_type = describe_error(failure)
-                job.error = failure_text or job.error_type
-                self._control.set_status(job, DownloadJobStatus.ERROR)
-                self._dispatch.queue_event(job, "download_error", failure)
-            if job.in_terminal_state:
-                self._claims.release(job.id)
-            self._writer.record(job)
-            self._control.forget_if_removed(job)
-            # No notify: this worker takes the next job itself in a moment. Waking an idle one
-            # here made it contend for the lock and the interpreter after every small file
-            # (seven futex calls a file), only to find the ramp says wait.
-        self._dispatch.deliver(job)
-        self._settled(job)
+        self._runner.finish_job(job, running, outcome, failure, failure_text)
 
     def _settled(self, job: DownloadJob) -> None:
         """The job's callbacks for its new state have run: now waiters may see it."""
@@ -1002,27 +722,3 @@ class DownloadQueueService(DownloadQueueServiceBase):
             idle = not self._running and not self._settling
             if idle and (self._stopped or not self._scheduler.waiting):
                 self._all_settled.notify_all()
-
-    def _set_target(
-        self, job: DownloadJob, path: Path, total: Optional[int], content_type: Optional[str]
-    ) -> None:
-        with self._lock:
-            changed = job.download_path != path
-            job.download_path = path
-            if total:
-                job.total_bytes = job.expected_total_bytes = total
-            if content_type:
-                job.content_type = content_type
-            running = self._running.get(job.id)
-            announce = running is not None and not running.announced
-            if running is not None:
-                self._dispatch.announce(job, running)
-            # The journal needs the path of a download it may have to resume: one that writes a
-            # sidecar. A small one is done in a moment, and its final record carries the path.
-            resumable = total is None or total >= self._settings.lazy_sidecar_below
-            if changed and resumable:
-                self._writer.record(job)
-        if changed and resumable:
-            self._writer.soon()
-        if announce:
-            self._dispatch.deliver(job)

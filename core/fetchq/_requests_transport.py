@@ -10,6 +10,7 @@ the first such session: fetchq's own downloads never import requests.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Optional
@@ -20,10 +21,13 @@ import urllib3
 from ._abort import AbortSignal
 from ._failures import Failure, network_error
 from ._retry import Timeouts
+from ._steps import Blocking, Steps
 from ._transport import Headers, Receiver, Request, ResponseHead
 
 CHUNK_SIZE = 256 * 1024
 DRAIN_AT_MOST = 64 * 1024
+IDLE_EVERY = 0.05
+"""How often the receiver hears that time passed (:meth:`Receiver.on_idle`) while bytes flow."""
 
 
 def _keep_request(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -71,6 +75,12 @@ class RequestsTransport:
 
     def close(self) -> None:
         """The session is the caller's: its connections are theirs to close."""
+
+    def fetch_steps(self, request: Request, receiver: Receiver, signal: AbortSignal) -> Steps[bool]:
+        """requests can only block: the exchange runs on a thread (:class:`._steps.Blocking`),
+        where the receiver is called."""
+        done: bool = yield Blocking(lambda: self.fetch(request, receiver, signal))
+        return done
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
         url = request.url
@@ -132,6 +142,8 @@ class RequestsTransport:
     ) -> bool:
         read = _reader(raw)
         url = request.url
+        pace = request.pace
+        idle_at = time.monotonic() + IDLE_EVERY
         try:
             while True:
                 data = read()
@@ -139,6 +151,15 @@ class RequestsTransport:
                     return True
                 if receiver.on_data(data) is False:
                     return False
+                if pace is not None:
+                    delay = pace(len(data))
+                    if delay > 0:
+                        signal.wait(delay)
+                now = time.monotonic()  # no engine ticks here: tell the receiver time passed
+                if now >= idle_at:
+                    idle_at = now + IDLE_EVERY
+                    if receiver.on_idle() is False:
+                        return False
         except (
             requests.RequestException,
             urllib3.exceptions.HTTPError,

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import threading
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, Optional
 
 from ._job import DownloadJob, DownloadJobStatus
-from ._ramp import watch_delay
 
 
 class QueueEntry(NamedTuple):
@@ -102,43 +100,3 @@ class Scheduler:
         ):
             return job
         return None
-
-
-class RampWatch:
-    """Which idle worker looks at the ramp's clock (:mod:`._ramp`).
-
-    One idle worker watches; the others sleep until notified, since each wake-up costs the busy
-    worker a contended interpreter lock. A watcher that keeps finding the running jobs too young
-    backs off (see :func:`._ramp.watch_delay`).
-    """
-
-    def __init__(self, wake_one: Callable[[], None]) -> None:
-        self._wake_one = wake_one
-        self._watcher: Optional[threading.Thread] = None
-        self._misses = 0
-
-    def sleep_for(self, me: threading.Thread, delay: Optional[float]) -> Optional[float]:
-        """How long the idle worker ``me`` sleeps (None: until notified), given the ramp's
-        ``delay`` until one more job may start (None: none may)."""
-        if delay is None:
-            self.stop(me)
-            return None
-        if self._watcher is not None and self._watcher is not me:
-            return None
-        self._watcher = me
-        wait = watch_delay(delay, self._misses)
-        self._misses += 1
-        return wait
-
-    def stop(self, me: threading.Thread) -> bool:
-        """If ``me`` watched the clock, hand the watch to another idle worker; True if it did."""
-        if self._watcher is not me:
-            return False
-        self._watcher = None
-        self._wake_one()
-        return True
-
-    def started_one(self, me: threading.Thread) -> None:
-        """``me`` found a job to start: a watcher that did starts its back-off afresh."""
-        if self.stop(me):
-            self._misses = 0

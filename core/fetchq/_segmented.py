@@ -1,8 +1,9 @@
 """One attempt at a planned download: its connections, their writes, and how it ended.
 
 The first connection reads the body that the attempt's first request opened; the supervisor
-(:mod:`._supervisor`) may start more, each fetching a range of the :class:`SegmentPlan` with a
-Range request of its own and writing it in place into the one part file. A connection that
+(:mod:`._supervisor`) may start more, each a task on the engine fetching a range of the
+:class:`SegmentPlan` with a Range request of its own and writing it in place into the one part
+file. A connection that
 finishes its range claims another (half of the largest left: work stealing). When every
 connection has ended, :meth:`Connections.settle` says whether the file is complete, and if not,
 why (the errors the connections met), or that the server's file changed.
@@ -11,18 +12,18 @@ why (the errors the connections met), or that the server's file changed.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from ._abort import AbortSignal, TransferAborted
 from ._exceptions import ResponseError, TransferError
-from ._limits import HostSlots, HostTrials, RateLimiter
+from ._limits import HostSlots, HostTrials
 from ._response import SegmentAnswer, closed_after, read_segment_answer
 from ._retry import Retryable, is_retryable_status, parse_retry_after, transient
 from ._segments import Segment, SegmentPlan
+from ._steps import Steps, Task
 from ._storage import PartFile
 from ._supervisor import Supervisor
 from ._transport import ByteRange, Receiver, ResponseHead
@@ -32,8 +33,21 @@ WRITE_SIZE = 256 * KiB
 """Bytes gathered before one positional write into the part file..."""
 CHUNK_AT_MOST = 64 * KiB
 """Room past ``WRITE_SIZE`` for the chunk that fills it (libcurl's are 16 KiB at most)."""
-HOLD_AT_MOST = 0.05
-"""...or after this many seconds, whichever comes first: a slow download's progress shows."""
+
+
+class Flag:
+    """Set once, read often, by the tasks of one thread (no lock)."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 @dataclass(frozen=True)
@@ -44,19 +58,18 @@ class Setup:
     plan: SegmentPlan
     part: PartFile
     signal: AbortSignal
-    limiter: RateLimiter
     host_slots: HostSlots
     trials: HostTrials
     trials_key: object
     """Who this download is to :class:`HostTrials` (the same for all its attempts)."""
     host_key: str
     max_connections: int
-    fetch_range: Callable[[ByteRange, Receiver], object]
+    fetch_range: Callable[[ByteRange, Receiver], Steps[object]]
     """Send a Range request for these bytes (the transfer knows the URL, headers and token)."""
+    spawn: Callable[[Steps[Any]], Task]
+    """Start steps as a task of their own on the engine (a connection, the supervisor)."""
     tick: Callable[[float], None]
     """Report progress (and save the sidecar now and then)."""
-    waiting: Callable[[Optional[str]], None]
-    """Report a long wait for bandwidth (see :class:`RateLimiter`)."""
     known_total: Optional[int]
     validators: tuple[Optional[str], Optional[str]]
     """ETag and Last-Modified recorded for the part file."""
@@ -71,19 +84,19 @@ class SegmentWriter:
 
     libcurl hands the body over in chunks of 16 KiB (or less); writing each with its own
     system call cost 30 % more time than gathering them into writes of ``WRITE_SIZE``. Bytes
-    count in the plan (and so in the sidecar) once written, never before. Writes stop at the
-    segment's end, which another connection may move down by taking the upper half (work
-    stealing), or up into a free range that follows (the stream goes on).
+    count in the plan (and so in the sidecar) once written, never before; what is held is
+    written at the engine's next tick at the latest (:meth:`on_idle`), so a slow download's
+    progress shows. Writes stop at the segment's end, which another connection may move down
+    by taking the upper half (work stealing), or up into a free range that follows (the stream
+    goes on).
     """
 
     __slots__ = (
         "_chunks",
         "_connections",
         "_extra",
-        "_flush_by",
         "_halt",
         "_held",
-        "_limited",
         "segment",
     )
 
@@ -91,7 +104,7 @@ class SegmentWriter:
         self,
         connections: Connections,
         segment: Segment,
-        halt: threading.Event,
+        halt: Flag,
         extra: bool = False,
     ) -> None:
         self._connections = connections
@@ -103,41 +116,40 @@ class SegmentWriter:
         # pwritev: no copy into a buffer of ours first.
         self._chunks: list[bytes] = []
         self._held = 0
-        self._flush_by = 0.0
-        self._limited = connections.setup.limiter.rate is not None
 
     def on_data(self, data: bytes) -> Optional[bool]:
-        """Keep a chunk; write when a piece is full, its segment's end is reached, or the
-        oldest byte held waited ``HOLD_AT_MOST``. Runs for every chunk: kept lean."""
-        now = time.monotonic()
-        if not self._held:
-            self._flush_by = now + HOLD_AT_MOST
+        """Keep a chunk; write when a piece is full or its segment's end is reached. Runs for
+        every chunk: kept lean (no clock, no lock)."""
         self._chunks.append(data)
         held = self._held = self._held + len(data)
-        if self._limited:
-            setup = self._connections.setup
-            setup.limiter.consume(len(data), setup.signal, setup.job_id, setup.waiting)
         segment = self.segment
-        if held >= WRITE_SIZE or segment.position + held >= segment.end or now >= self._flush_by:
-            if not self.flush():
-                return False
-            connections = self._connections
-            if connections.stopping() or self._halt.is_set():
-                return False
-            if self._extra and connections.setup.host_slots.should_yield(
-                connections.setup.host_key
-            ):
-                self._halt.set()  # the rest of the segment goes back to the plan
-                return False
-            if connections.supervisor is None and now >= connections.next_tick:
-                connections.tick(now)
+        if held >= WRITE_SIZE or segment.position + held >= segment.end:
+            return self._written()
         return None
 
-    def on_idle(self) -> None:
-        if self._held and not self.flush():
-            self._halt.set()  # the segment is done: the next chunk ends this connection
-        if self._connections.supervisor is None:
-            self._connections.tick(time.monotonic())
+    def _written(self) -> Optional[bool]:
+        """Write what is held; False when this connection should end now."""
+        if not self.flush():
+            return False
+        connections = self._connections
+        if connections.stopping() or self._halt.is_set():
+            return False
+        if self._extra and connections.setup.host_slots.should_yield(connections.setup.host_key):
+            self._halt.set()  # the rest of the segment goes back to the plan
+            return False
+        return None
+
+    def on_idle(self) -> Optional[bool]:
+        """The engine's tick: write what is held, report progress when no supervisor does;
+        False ends the connection (halted, stopped, or its slot given away)."""
+        connections = self._connections
+        if connections.supervisor is None:
+            connections.tick(time.monotonic())
+        if self._held:
+            return self._written()
+        if connections.stopping() or self._halt.is_set():
+            return False
+        return None
 
     def held(self) -> int:
         """Bytes received and not written yet."""
@@ -207,22 +219,19 @@ class Connections:
 
     def __init__(self, setup: Setup, first: Segment, accepts_ranges: bool) -> None:
         self.setup = setup
-        self.first = SegmentWriter(self, first, threading.Event())
+        self.first = SegmentWriter(self, first, Flag())
         self.changed_on_server = False
         """A range request got a different file: the download starts again from zero."""
         self.ranges_refused = False
         """A range request got the whole (same) file: the server ignores ranges."""
-        self.next_tick = 0.0
-        self._stop = threading.Event()
+        self._stop = Flag()
         self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
         self._writers: list[SegmentWriter] = [self.first]
-        self._halts: list[threading.Event] = []
+        self._halts: list[Flag] = []
         self._extras = 0
         self.supervisor: Optional[Supervisor] = None
         if accepts_ranges and setup.max_connections > 1:
             self.supervisor = Supervisor(
-                f"fetchq-job{setup.job_id}-supervisor",
                 add=self._add,
                 halt_extras=self._halt_extras,
                 tick=self.tick,
@@ -235,10 +244,9 @@ class Connections:
                 tried=lambda helped: setup.trials.tried(setup.host_key, helped, setup.trials_key),
                 abandon=lambda: setup.trials.abandon(setup.host_key),
             )
-            self.supervisor.start()
+            self.supervisor.task = setup.spawn(self.supervisor.steps())
 
     def tick(self, now: float) -> None:
-        self.next_tick = now + 0.05
         self.setup.tick(now)
 
     def stopping(self) -> bool:
@@ -252,7 +260,7 @@ class Connections:
 
     # -- the end of the attempt -------------------------------------------------------------
 
-    def settle(self, failure: Optional[BaseException]) -> None:
+    def settle(self, failure: Optional[BaseException]) -> Steps[None]:
         """The first response's body has ended (``failure`` says how): go on claiming work on
         this connection, wait for the others, and raise unless the file is complete."""
         setup, first = self.setup, self.first
@@ -271,16 +279,15 @@ class Connections:
             failure = Retryable(ResponseError(self._closed_early(segment)))
         plan.release(segment)
         if failure is None:
-            self._connection(plan.claim(), threading.Event())
+            yield from self._connection(plan.claim(), Flag())
         else:
             self._record(transient(failure))
         if self.supervisor is not None:
             self.supervisor.connection_ended()
-            self.supervisor.join()
+            yield from self.supervisor.join()
         if setup.signal.aborted or self.changed_on_server or plan.is_complete():
             return
-        with self._lock:
-            errors = list(self._errors)
+        errors = list(self._errors)
         for error in errors:
             if not isinstance(error, Retryable):
                 raise error
@@ -292,8 +299,7 @@ class Connections:
     def _record(self, error: BaseException) -> None:
         if isinstance(error, TransferAborted):
             return
-        with self._lock:
-            self._errors.append(error)
+        self._errors.append(error)
         if not isinstance(error, Retryable):
             self._stop.set()
 
@@ -322,16 +328,10 @@ class Connections:
             and not setup.signal.aborted
             and setup.host_slots.try_acquire(setup.host_key)
         ):
-            halt = threading.Event()
+            halt = Flag()
             self._halts.append(halt)
-            with self._lock:
-                self._extras += 1
-            threading.Thread(
-                target=self._extra,
-                args=(halt,),
-                name=f"fetchq-job{setup.job_id}-conn{len(self._halts) + 1}",
-                daemon=True,
-            ).start()
+            self._extras += 1
+            setup.spawn(self._extra(halt))
             return True
         return False
 
@@ -339,19 +339,18 @@ class Connections:
         for halt in self._halts:
             halt.set()
 
-    def _extra(self, halt: threading.Event) -> None:
+    def _extra(self, halt: Flag) -> Steps[None]:
         try:
-            self._connection(self.setup.plan.claim(), halt, extra=True)
+            yield from self._connection(self.setup.plan.claim(), halt, extra=True)
         finally:
-            with self._lock:
-                self._extras -= 1
+            self._extras -= 1
             self.setup.host_slots.release(self.setup.host_key)
             if self.supervisor is not None:
                 self.supervisor.connection_ended()
 
     def _connection(
-        self, segment: Optional[Segment], halt: threading.Event, extra: bool = False
-    ) -> None:
+        self, segment: Optional[Segment], halt: Flag, extra: bool = False
+    ) -> Steps[None]:
         """One connection's life: fetch its segment, then claim more work until none is left.
 
         Setting ``halt`` retires the connection: it stops at its next chunk and gives its
@@ -368,7 +367,7 @@ class Connections:
             receiver = _RangeReceiver(self, segment, halt, extra)
             self._writers.append(receiver)
             try:
-                setup.fetch_range((segment.position, segment.end), receiver)
+                yield from setup.fetch_range((segment.position, segment.end), receiver)
             except BaseException as exc:  # recorded, judged by settle()
                 receiver.flush_quietly()
                 self._writers.remove(receiver)

@@ -1,8 +1,7 @@
-"""How many connections a download uses, decided while it runs, in a thread of its own.
+"""How many connections a download uses, decided while it runs, as a task on the engine.
 
-The first connection reads the body inside libcurl on the job's own thread, so the decisions
-are taken here: every tenth of a second this thread reports progress, and, from the measured
-speed and what is left (:mod:`._growth`), adds connections, keeps two, or retires the second.
+Every tenth of a second the supervisor reports progress and, from the measured speed and
+what is left (:mod:`._growth`), adds connections, keeps two, or retires the second.
 Splitting is decided by time, not by size: a small file from a slow server gets help as soon
 as the rest would take longer than a second at one connection's speed.
 """
@@ -10,12 +9,12 @@ as the rest would take longer than a second at one connection's speed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Optional
 
 from ._growth import RETRIAL_AFTER, Growth, after_one, after_two
+from ._steps import Counter, Join, Steps, Take, Task
 
 logger = logging.getLogger("fetchq")
 
@@ -31,7 +30,6 @@ class Supervisor:
 
     def __init__(
         self,
-        name: str,
         *,
         add: Callable[[], bool],
         halt_extras: Callable[[], None],
@@ -56,41 +54,41 @@ class Supervisor:
         self._may_try = may_try
         self._tried = tried
         self._abandon = abandon
-        self._ended = threading.Semaphore(0)
-        self._alive = 1  # the first connection, run by the job's thread; only this thread counts
+        self._ended = Counter()
+        self._alive = 1  # the first connection; only the supervisor counts
         self.single_speed = 0.0
         """The speed of one connection, once measured (bytes a second)."""
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        self.task: Optional[Task] = None
+        """The supervisor's task, once :meth:`steps` runs as one."""
 
     def connection_ended(self) -> None:
-        """A connection (the first one included) has no more work; called by its thread."""
+        """A connection (the first one included) has no more work."""
         self._ended.release()
 
-    def join(self) -> None:
+    def join(self) -> Steps[None]:
         """Wait until every connection has ended and the supervisor with them."""
-        self._thread.join()
+        if self.task is not None and not self.task.done:
+            yield Join(self.task)
 
-    def _run(self) -> None:
+    def steps(self) -> Steps[None]:
         stage = Growth.ONE
         try:
-            stage = self._watch()
+            stage = yield from self._watch()
         finally:
             if stage is Growth.TWO:
                 self._abandon()  # the download ended while its trial ran
 
-    def _watch(self) -> Growth:
+    def _watch(self) -> Steps[Growth]:
         probe_start: Optional[float] = None
         probe_bytes = 0
         retrial_at = 0.0
         stage = Growth.ONE
         warmed = False  # the first window, the socket buffers' burst in it, is not a speed
         while True:
-            if self._ended.acquire(
-                timeout=FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
-            ):
+            ended = yield Take(
+                self._ended, FIRST_TICK_SECONDS if probe_start is None else TICK_SECONDS
+            )
+            if ended:
                 self._alive -= 1
                 if self._alive <= 0:
                     return stage

@@ -1,6 +1,8 @@
 """One job's transfer: request, response checks, plan, write, verify, promote.
 
 A transfer runs attempts until the file is complete, a permanent error occurs or it is aborted.
+It is written as steps (:mod:`._steps`): it yields the requests it sends and the waits it needs,
+and the engine thread (:mod:`._engine`) does them, for every transfer at once.
 Each attempt sends one GET (with ``Range``/``If-Range`` when bytes are already on disk). The
 transfer is that request's receiver: when the head arrives it reads what it means
 (:mod:`._response`), names the file and decides how to take the body: whole in memory (a small
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol, TypeVar
+from typing import Any, Optional, Protocol, TypeVar
 
 from ._abort import AbortReason, AbortSignal, TransferAborted
 from ._categories import Category, category_folder, category_for
@@ -40,7 +42,7 @@ from ._exceptions import (
 )
 from ._failures import Failure
 from ._http import FIRST_REQUEST_HEADERS, HttpClient, OriginSecrets, origin_of
-from ._limits import HostSlots, HostTrials, RateLimiter
+from ._limits import HostSlots, HostTrials, Pacer, RateLimiter
 from ._naming import choose_filename, numbered_name
 from ._response import (
     EXPIRED_STATUSES,
@@ -63,7 +65,7 @@ from ._retry import (
     parse_retry_after,
     transient,
 )
-from ._segmented import CHUNK_AT_MOST, HOLD_AT_MOST, WRITE_SIZE, Connections, Setup
+from ._segmented import CHUNK_AT_MOST, WRITE_SIZE, Connections, Setup
 from ._segments import (
     ByteRanges,
     PartState,
@@ -77,6 +79,7 @@ from ._segments import (
     save_part_state,
     sidecar_path,
 )
+from ._steps import Sleep, Steps, Task
 from ._storage import (
     PartFile,
     check_free_space,
@@ -96,8 +99,6 @@ logger = logging.getLogger("fetchq")
 
 MiB = 1 << 20
 KiB = 1 << 10
-INLINE_TICK_SECONDS = 0.05
-"""How often a download on one connection reports its progress (the host throttles further)."""
 MAX_RESTARTS = 5
 SPACE_CHECK_EVERY = 64 * MiB
 """Bytes of a body of unknown length between two looks at the free disk space."""
@@ -208,6 +209,9 @@ class TransferHost(Protocol):
 
     def retrying(self, attempt: int, delay: float, error: BaseException) -> None: ...
 
+    def spawn(self, steps: Steps[Any]) -> Task:
+        """Start ``steps`` as a task of their own beside this transfer's (on the engine)."""
+
     def waiting(self, reason: Optional[str]) -> None:
         """The download waits for ``"bandwidth"`` or a ``"connection"`` to its host; None: no
         longer."""
@@ -276,7 +280,6 @@ class Transfer:
         self._fresh_retry_used = False
         self._restarts = 0
         self._next_save = 0.0
-        self._next_tick = 0.0
         self._ranges_refused = False  # learnt once, kept for every later attempt
         self._bare_size = 0  # a part file without a sidecar, to check before going on
         self._adopted = 0  # bytes of an InvokeAI partial file taken over as our part file
@@ -291,19 +294,19 @@ class Transfer:
         self._stream_end: Optional[int] = None
         self._stream_buffer = bytearray()
         self._stream_held = 0
-        self._stream_flush_by = 0.0
         self._next_space_check = 0
+        self._pace = Pacer(host.limiter, request.job_id, host.waiting)
 
     # -- the attempt loop -------------------------------------------------------------------
 
-    def run(self) -> TransferOutcome:
+    def steps(self) -> Steps[TransferOutcome]:
         failures = 0
         try:
             while True:
                 self._raise_if_aborted()
                 done_before = self._bytes_done()
                 try:
-                    return self._attempt()
+                    return (yield from self._attempt())
                 except _Restart:
                     self._restarts += 1
                     if self._restarts > MAX_RESTARTS:
@@ -319,7 +322,7 @@ class Transfer:
                         raise failure.cause from None
                     delay = policy.delay(max(failures, 1), random.random(), failure.retry_after)
                     self.host.retrying(failures, delay, failure.cause)
-                    if self.signal.wait(delay):
+                    if (yield Sleep(delay, self.signal)):
                         self._raise_if_aborted()
         except TransferAborted as aborted:
             self._on_abort(aborted.reason)
@@ -356,13 +359,13 @@ class Transfer:
         if reason is not None:
             raise TransferAborted(reason)
 
-    def _attempt(self) -> TransferOutcome:
+    def _attempt(self) -> Steps[TransferOutcome]:
         self.host.attempt_started()
         self._begin_attempt()
         if self.download_path is not None:
             self._load_resume_state(self.download_path)
             if self._bare_size:
-                self._adopt_bare_part(self._bare_size)
+                yield from self._adopt_bare_part(self._bare_size)
                 self._bare_size = 0
             total = self._state.total
             if total is not None and self._state.done.covers(total) and self._part_exists():
@@ -370,24 +373,26 @@ class Transfer:
                 self._open_part(total)
                 return self._finish()
         wanted = self._wanted = self._first_range()
-        if not self.host.host_slots.acquire(self._host_key, self.signal, self.host.waiting):
+        slots = self.host.host_slots
+        if not (yield from slots.acquire_steps(self._host_key, self.signal, self.host.waiting)):
             self._raise_if_aborted()
         try:
             failure: Optional[BaseException] = None
             try:
-                self.client.fetch(
+                yield from self.client.fetch_steps(
                     self.request.source,
                     self._request_headers(wanted is not None),
                     self.request.secrets,
                     self,
                     self.signal,
                     byte_range=wanted,
+                    pace=self._pace,
                 )
-            except BaseException as exc:  # judged with the body's mode, below
+            except Exception as exc:  # judged with the body's mode, below
                 failure = exc
-            return self._after_first_response(failure)
+            return (yield from self._after_first_response(failure))
         finally:
-            self.host.host_slots.release(self._host_key)
+            slots.release(self._host_key)
 
     def _begin_attempt(self) -> None:
         """Forget what the last attempt's first response decided."""
@@ -397,9 +402,9 @@ class Transfer:
         self._streaming = False
         self._stream_held = 0
 
-    def _after_first_response(self, failure: Optional[BaseException]) -> TransferOutcome:
+    def _after_first_response(self, failure: Optional[BaseException]) -> Steps[TransferOutcome]:
         if self._connections is not None:
-            return self._settle(self._connections, failure)
+            return (yield from self._settle(self._connections, failure))
         if self._streaming:  # what arrived is kept, for the next attempt or the resume
             if failure is None:
                 self._flush_stream()
@@ -499,7 +504,7 @@ class Transfer:
         """Replaced by the store method :meth:`on_head` chose."""
         raise ResponseError("a body arrived before its head")
 
-    def on_idle(self) -> None:
+    def on_idle(self) -> Optional[bool]:
         """Replaced likewise, where something is held back."""
 
     def _decide_416(self, head: ResponseHead) -> Callable[[], TransferOutcome]:
@@ -560,7 +565,6 @@ class Transfer:
             data = data[:room]
         self._memory[filled : filled + len(data)] = data
         self._filled = filled + len(data)
-        self.host.limiter.consume(len(data), self.signal, self.request.job_id, self.host.waiting)
         return False if more_than_announced else None
 
     def _finish_in_memory(self) -> TransferOutcome:
@@ -601,23 +605,19 @@ class Transfer:
     # -- bodies of unknown length -----------------------------------------------------------
 
     def _store_stream(self, data: bytes) -> Optional[bool]:
+        """Keep a chunk of a body of unknown length; write when a piece is full (and at the
+        engine's tick: :meth:`_stream_idle`)."""
         held = self._stream_held
         end = self._stream_end
         if end is not None and self._stream_offset + held + len(data) > end:
             data = data[: max(0, end - self._stream_offset - held)]
-        now = time.monotonic()
-        if not held:
-            self._stream_flush_by = now + HOLD_AT_MOST
         buffer = self._stream_buffer
         if held + len(data) > len(buffer):
             buffer.extend(bytes(held + len(data) - len(buffer)))
         buffer[held : held + len(data)] = data
         self._stream_held = held + len(data)
-        self.host.limiter.consume(len(data), self.signal, self.request.job_id, self.host.waiting)
-        if self._stream_held >= WRITE_SIZE or now >= self._stream_flush_by:
+        if self._stream_held >= WRITE_SIZE:
             self._flush_stream()
-        if now >= self._next_tick:
-            self._tick(now)
         return None
 
     def _stream_idle(self) -> None:
@@ -671,15 +671,14 @@ class Transfer:
                 plan=plan,
                 part=self._part,
                 signal=self.signal,
-                limiter=self.host.limiter,
                 host_slots=self.host.host_slots,
                 trials=self.host.trials,
                 trials_key=self,  # one transfer: its retrials are its own
                 host_key=self._host_key,
                 max_connections=self.request.max_connections,
                 fetch_range=self._fetch_range,
+                spawn=self.host.spawn,
                 tick=self._tick,
-                waiting=self.host.waiting,
                 known_total=total,
                 validators=(self._state.etag, self._state.last_modified),
                 min_split=settings.min_split,
@@ -693,20 +692,21 @@ class Transfer:
         self.on_data = connections.first.on_data  # type: ignore[method-assign]
         self.on_idle = connections.first.on_idle  # type: ignore[method-assign]
 
-    def _fetch_range(self, byte_range: ByteRange, receiver: Receiver) -> object:
-        return self.client.fetch(
+    def _fetch_range(self, byte_range: ByteRange, receiver: Receiver) -> Steps[object]:
+        return self.client.fetch_steps(
             self._final_url,
             self._request_headers(True),
             self._secrets_for_final(),
             receiver,
             self.signal,
             byte_range=byte_range,
+            pace=self._pace,
         )
 
     def _settle(
         self, connections: Connections, failure: Optional[BaseException]
-    ) -> TransferOutcome:
-        connections.settle(failure)
+    ) -> Steps[TransferOutcome]:
+        yield from connections.settle(failure)
         self._ranges_refused = self._ranges_refused or connections.ranges_refused
         self._raise_if_aborted()
         if connections.changed_on_server:
@@ -878,7 +878,7 @@ class Transfer:
         self._adopted = info.st_size
         self._resumed_without_validator = self._state.validator is None
 
-    def _adopt_bare_part(self, size: int) -> None:
+    def _adopt_bare_part(self, size: int) -> Steps[None]:
         """Go on from a part file that has no sidecar to say what it holds, or start again.
 
         Such a file is left by a crash before the first save, an older fetchq, or a copy from
@@ -895,7 +895,7 @@ class Transfer:
         overlap = min(OVERLAP, size)
         answer = RangeAnswer(overlap)
         try:
-            self.client.fetch(
+            yield from self.client.fetch_steps(
                 self.request.source,
                 FIRST_REQUEST_HEADERS,
                 self.request.secrets,
@@ -1001,7 +1001,6 @@ class Transfer:
 
     def _tick(self, now: float) -> None:
         """Report the bytes on disk (the host throttles events); save the sidecar now and then."""
-        self._next_tick = now + INLINE_TICK_SECONDS
         self.host.progress(self._bytes_done(), self._state.total)
         if now >= self._next_save:
             self._next_save = now + self.settings.sidecar_interval

@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
 from ._abort import AbortSignal
+from ._steps import Steps
 from ._url import Url
 
 AddressPolicy = Callable[[str], bool]
 """Returns True when connecting to this IP address is allowed."""
+
+Pace = Callable[[int], float]
+"""Charges the bytes a request received to the speed limit; returns the seconds to wait
+before reading more (0: go on)."""
 
 ByteRange = tuple[int, Optional[int]]
 """``(first, end)``: bytes ``first`` up to ``end`` (exclusive), or to the end of the file."""
@@ -44,6 +49,8 @@ class Request:
     trusted: bool = True
     """The hop is on the source's origin: a caller's session may add its own auth, headers
     and cookies (never to a hop elsewhere)."""
+    pace: Optional[Pace] = field(default=None, repr=False, compare=False)
+    """The speed limit this request's body counts against, if any."""
 
 
 class Headers(Mapping[str, str]):
@@ -94,9 +101,9 @@ class Receiver(Protocol):
     def on_data(self, data: bytes) -> Optional[bool]:
         """A chunk of the body; False when no more is wanted (the connection is closed)."""
 
-    def on_idle(self) -> None:
-        """No byte came for a moment (called about once a second while that lasts): a good
-        time to write out what is held back."""
+    def on_idle(self) -> Optional[bool]:
+        """Time passed (the engine's tick, a few times a second, bytes or not): a good time
+        to write out what is held back. False: no more is wanted (as from :meth:`on_data`)."""
 
 
 class RangeAnswer:
@@ -125,6 +132,9 @@ class Transport(Protocol):
         """Send ``request`` and feed the response to ``receiver``; True when the body was read
         to its end. Network failures raise :class:`~._exceptions.NetworkError`; an abort by
         ``signal`` returns (the caller looks at the signal)."""
+
+    def fetch_steps(self, request: Request, receiver: Receiver, signal: AbortSignal) -> Steps[bool]:
+        """:meth:`fetch`, as steps for the engine (:mod:`._steps`)."""
 
     def close(self) -> None:
         """Close idle connections."""

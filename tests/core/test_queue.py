@@ -264,3 +264,18 @@ def test_many_threads_submit_and_control_concurrently(
         if job.complete:
             assert (downloads / Path(str(job.download_path)).name).read_bytes() == b"t" * 100
     assert leftovers(downloads) == []
+
+
+def test_jobs_that_wait_on_the_network_all_run_together(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    gate = threading.Event()
+    url = server.add("/held", b"h" * 100, gate=gate)
+    queue = make_queue(max_parallel_dl=6)
+    jobs = [queue.download(url, downloads / f"{i}.bin") for i in range(8)]
+    wait_until(lambda: sum(j.running for j in jobs) == 6)
+    wait_until(lambda: len(server.requests_for("/held")) == 6)
+    assert [j.running for j in jobs] == [True] * 6 + [False] * 2
+    gate.set()
+    assert queue.join(LONG)
+    assert all(j.complete for j in jobs)

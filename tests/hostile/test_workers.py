@@ -28,15 +28,14 @@ def test_a_token_that_cannot_be_a_header_is_refused_at_submit(
 
 
 STEPS = [
-    ("fetchq._queue.DownloadQueueService._ask_ahead", 1),
     ("fetchq._dispatch.EventDispatcher.deliver", 1),
-    ("fetchq._queue.TransferRequest", 1),
-    ("fetchq._transfer.Transfer.run", 1),
+    ("fetchq._runner.TransferRequest", 1),
+    ("fetchq._transfer.Transfer.steps", 1),
     ("fetchq._transfer.Transfer.on_head", 1),
     ("fetchq._queue.DownloadQueueService._finish_job", 1),
     ("fetchq._journal_writer.JournalWriter.record", 5),  # after the three submissions
-    ("fetchq._queue._Running.attempt_started", 1),
-    ("fetchq._queue._Running.set_target", 1),
+    ("fetchq._runner.RunningJob.attempt_started", 1),
+    ("fetchq._runner.RunningJob.set_target", 1),
 ]
 
 

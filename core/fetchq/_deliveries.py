@@ -1,0 +1,102 @@
+"""The dispatcher's threads: queued deliveries run in order, and a stuck callback holds up
+only itself.
+
+Deliveries (a job's callbacks and events) run on one thread, in the order they were queued, so
+the engine thread never waits for a callback. A second thread stands by: while the first has been
+inside one delivery for ``STUCK`` seconds (a callback that blocks, a slow event bus), it takes the
+next deliveries, so one job's slow callback does not hold up the others' callbacks.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Optional
+
+logger = logging.getLogger("fetchq")
+
+STUCK = 0.25
+"""Seconds inside one delivery after which the standby thread takes the next ones."""
+
+Delivery = Callable[[], None]
+
+
+class Deliveries:
+    """A FIFO of deliveries and the two threads that run them (made with the first)."""
+
+    def __init__(self, name: str = "fetchq-dispatch") -> None:
+        self._name = name
+        self._pending: collections.deque[Delivery] = collections.deque()
+        self._condition = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._busy_since: Optional[float] = None  # the first thread, inside a delivery
+        self._closing = False
+
+    @property
+    def on_thread(self) -> bool:
+        """Whether the calling thread is one of ours (a callback runs)."""
+        return threading.current_thread() in self._threads
+
+    def put(self, delivery: Delivery) -> None:
+        with self._condition:
+            if not self._threads and not self._closing:
+                self._threads = [
+                    threading.Thread(target=self._first, name=self._name, daemon=True),
+                    threading.Thread(target=self._standby, name=f"{self._name}-2", daemon=True),
+                ]
+                for thread in self._threads:
+                    thread.start()
+            self._pending.append(delivery)
+            self._condition.notify_all()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Run what is queued, then end the threads."""
+        with self._condition:
+            self._closing = True
+            self._condition.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
+
+    def _first(self) -> None:
+        condition, pending = self._condition, self._pending
+        while True:
+            with condition:
+                while not pending:
+                    if self._closing:
+                        return
+                    condition.wait()
+                delivery = pending.popleft()
+                self._busy_since = time.monotonic()
+            _run(delivery)
+            with condition:
+                self._busy_since = None
+
+    def _standby(self) -> None:
+        condition, pending = self._condition, self._pending
+        while True:
+            with condition:
+                while True:
+                    if self._closing and not pending:
+                        return
+                    busy = self._busy_since
+                    if pending and busy is not None:
+                        stuck_for = time.monotonic() - busy
+                        if stuck_for >= STUCK:
+                            delivery = pending.popleft()
+                            break
+                        condition.wait(STUCK - stuck_for)
+                    else:
+                        condition.wait()
+            _run(delivery)
+
+
+def _run(delivery: Delivery) -> None:
+    try:
+        delivery()
+    except Exception:  # a bug in a delivery: the next ones still go
+        logger.exception("fetchq: a delivery of callbacks failed")
