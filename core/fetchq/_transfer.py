@@ -282,6 +282,7 @@ class Transfer:
         self._next_save = 0.0
         self._ranges_refused = False  # learnt once, kept for every later attempt
         self._bare_size = 0  # a part file without a sidecar, to check before going on
+        self._guessed = False  # looked for an earlier run's part file of a folder download
         self._adopted = 0  # bytes of an InvokeAI partial file taken over as our part file
         # Per attempt: what the first response's head decided.
         self._wanted: Optional[ByteRange] = None
@@ -362,6 +363,9 @@ class Transfer:
     def _attempt(self) -> Steps[TransferOutcome]:
         self.host.attempt_started()
         self._begin_attempt()
+        if self.download_path is None and not self._guessed:
+            self._guessed = True
+            self.download_path = self._part_left_here()
         if self.download_path is not None:
             self._load_resume_state(self.download_path)
             if self._bare_size:
@@ -720,6 +724,22 @@ class Transfer:
         return None
 
     # -- naming and existing files ----------------------------------------------------------
+
+    def _part_left_here(self) -> Optional[Path]:
+        """A folder download's part file, left by an earlier run of this link under the name
+        its path gives: it is resumed with a Range request from the first request on, so no
+        whole body starts (and is thrown away) before the name is known. None: name it from
+        the server's answer, as usual."""
+        request = self.request
+        if request.categories or request.start_over:
+            return None
+        candidate = request.dest / choose_filename(None, request.source, None)
+        if os.path.lexists(candidate) or not os.path.lexists(part_path(candidate)):
+            return None
+        saved = load_part_state(candidate)
+        if saved is None or not saved.done or not same_source(saved.source, request.source):
+            return None
+        return candidate if self.host.claim(candidate) else None
 
     def _choose_target(self, head: ResponseHead, total: Optional[int]) -> tuple[Path, str]:
         """The path for a download into a folder, and its verdict (see :meth:`_verdict`).

@@ -183,9 +183,29 @@ def test_a_new_job_to_the_same_folder_continues_a_sidecar(
     assert again.download_path == downloads / "cont.bin"
     assert file_sha256(downloads / "cont.bin") == sha256(data)
     later = server.requests_for("/cont.bin")[first_requests:]
-    assert [r.header("Range") for r in later] == [None, f"bytes={written}-"]
-    assert later[1].bytes_sent == len(data) - written
-    assert later[0].bytes_sent < len(data) // 2  # the name probe was cut short
+    # The part file under the link's name is resumed by the first request: no whole body
+    # is begun (and thrown away) to learn the name first.
+    assert [r.header("Range") for r in later] == [f"bytes={written}-"]
+    assert later[0].bytes_sent == len(data) - written
+
+
+def test_a_new_job_resumes_a_part_file_named_by_the_server_after_a_short_probe(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    data = payload(8_000_000, seed=3)
+    url = server.add(
+        "/get?id=7", data, content_disposition='attachment; filename="model.bin"', rate=2_000_000
+    )
+    write_partial(downloads / "model.bin", data[:5_000_000], url, etag=None, total=len(data))
+    queue = make_queue()
+    job = queue.download(url, downloads)
+    assert queue.wait_for_job(job, LONG).complete
+    assert file_sha256(downloads / "model.bin") == sha256(data)
+    asked = server.requests_for("/get")
+    ranges = [r.header("Range") for r in asked]
+    assert ranges[0] is None  # the name comes from the answer: asked for once...
+    assert ranges[1] == "bytes=5000000-"  # ...then only the missing bytes
+    assert sum(r.bytes_sent for r in asked) < 3_000_000 + 1_000_000, ranges  # probe cut short
 
 
 def test_resume_requested_while_pausing_is_honoured(
