@@ -28,6 +28,8 @@ events {{ worker_connections 256; }}
 http {{
     log_format protocols '$server_protocol $status $request_uri $http_range';
     access_log {folder}/access.log protocols;
+    log_format connections '$connection $request_uri';
+    access_log {folder}/connections.log connections;
     client_body_temp_path {folder}/body;
     proxy_temp_path {folder}/proxy;
     fastcgi_temp_path {folder}/fastcgi;
@@ -53,6 +55,12 @@ class Nginx:
 
     def url(self, name: str) -> str:
         return f"https://127.0.0.1:{self.port}/{name}"
+
+    def connections(self) -> set[str]:
+        """The TCP connections requests came on (nginx's connection serial numbers)."""
+        path = self.folder / "connections.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return {line.split()[0] for line in lines}
 
     def log(self) -> list[str]:
         """One line a request: ``protocol status uri range``."""

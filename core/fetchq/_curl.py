@@ -30,7 +30,7 @@ from ._abort import AbortSignal
 from ._exceptions import UnsafeDownloadURLException
 from ._failures import Failure, network_error
 from ._retry import Timeouts
-from ._steps import Perform, Steps, run_blocking
+from ._steps import Counter, Perform, Steps, Take, run_blocking
 from ._transport import Headers, Receiver, Request, ResponseHead
 from ._trust import Trust, joined_bundle_file, system_trust
 from ._url import Origin, Url
@@ -50,6 +50,8 @@ RECEIVE_BUFFER = 512 * 1024
 change the write callbacks: libcurl hands the body over in chunks of at most
 ``CURL_MAX_WRITE_SIZE`` (16 KiB) whatever the buffer, about 65,500 calls a GiB over http and
 https alike (measured with libcurl 8.23). Fewer, larger reads still cost less system time."""
+PROBE_WAIT = 1.0
+"""Seconds the requests to a host wait for the first one's answer to say HTTP/2 or not."""
 _IDLE_AFTER = 0.1
 """Seconds without a byte before the receiver is told it may write out what it holds."""
 
@@ -216,19 +218,44 @@ class CurlTransport:
         self._lock = threading.Lock()  # the pool: the engine's thread and a caller's probe
         self.multiplexing: set[Origin] = set()
         """Origins that answered over HTTP/2: their requests share a connection."""
+        self._probes: dict[Origin, Counter] = {}  # the engine's: origins asked the first time
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
         """Send ``request`` from the calling thread, blocking until its answer has been read."""
-        return run_blocking(self.fetch_steps(request, receiver, signal))
+        return run_blocking(self._steps(request, receiver, signal, share=False))
 
     def fetch_steps(self, request: Request, receiver: Receiver, signal: AbortSignal) -> Steps[bool]:
         """Send ``request`` and push its answer into ``receiver``; returns whether the body was
         read to its end. Raises the network's failure, or the receiver's own exception."""
+        return self._steps(request, receiver, signal, share=True)
+
+    def _steps(
+        self, request: Request, receiver: Receiver, signal: AbortSignal, share: bool
+    ) -> Steps[bool]:
+        url = request.url
+        probing = False
+        if share and self.http2 and url.scheme == "https" and url.origin not in self.multiplexing:
+            # The first request to a host says whether it speaks HTTP/2; the others wait for
+            # its answer (a second at most), and then share its connection if it does.
+            first = self._probes.get(url.origin)
+            if first is None:
+                self._probes[url.origin] = Counter()
+                probing = True
+            else:
+                yield Take(first, PROBE_WAIT)
         curl = self._acquire()
         try:
             return (yield from _Exchange(self, curl, request, receiver, signal).steps())
         finally:
             self._release(curl)
+            if probing:
+                self.heard_from(url.origin)
+
+    def heard_from(self, origin: Origin) -> None:
+        """The first request to ``origin`` was answered (or ended): let the others go."""
+        waiting = self._probes.pop(origin, None)
+        while waiting is not None and waiting.waiters:
+            waiting.release()
 
     def close(self) -> None:
         """Close every idle handle and, with the last of them, the shared connections."""
@@ -551,6 +578,7 @@ class _Exchange:
             with contextlib.suppress(pycurl.error):
                 if self._curl.getinfo(pycurl.INFO_HTTP_VERSION) >= pycurl.CURL_HTTP_VERSION_2_0:
                     self._transport.multiplexing.add(url.origin)  # the next requests share
+            self._transport.heard_from(url.origin)
         try:
             self._reading = self._receiver.on_head(head)
         except BaseException as exc:

@@ -67,6 +67,24 @@ def test_small_and_large_files_come_over_http2(
     assert protocols == {"HTTP/2.0"}
 
 
+def test_many_small_files_from_one_http2_host_share_its_connections(
+    make_queue: QueueFactory, web: Nginx, downloads: Path
+) -> None:
+    files = {f"s{i:03d}.bin": payload(16_384, i) for i in range(120)}
+    for name, data in files.items():
+        (web.root / name).write_bytes(data)
+    queue = make_queue(max_parallel_dl=4)
+    jobs = [queue.download(web.url(name), downloads) for name in files]
+    assert queue.join(LONG)
+    assert all(job.complete for job in jobs), [job.error for job in jobs]
+    for name, data in files.items():
+        assert file_sha256(downloads / name) == sha256(data)
+    assert len(web.log()) == len(files)
+    # Multiplexed as curl does: the first answer says HTTP/2, and every file goes over the
+    # one connection (the engine of worker threads opened one a worker, and more).
+    assert len(web.connections()) == 1, web.connections()
+
+
 def test_a_slow_http2_server_gets_several_connections(
     make_queue: QueueFactory, slow_web: Nginx, downloads: Path
 ) -> None:
