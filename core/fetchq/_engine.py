@@ -45,6 +45,35 @@ _ABORTED = 42  # CURLE_ABORTED_BY_CALLBACK: what a handle taken out of the multi
 _Timer = list[Any]  # [deadline, sequence, callback or None when cancelled]
 
 
+class Timers:
+    """Callbacks due at a time, for one thread: a heap; a cancelled timer is skipped."""
+
+    __slots__ = ("_heap", "_sequence")
+
+    def __init__(self) -> None:
+        self._heap: list[_Timer] = []
+        self._sequence = itertools.count()
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> _Timer:
+        """Call ``callback`` in ``seconds``; setting the result's ``[2]`` to None cancels it."""
+        timer: _Timer = [time.monotonic() + max(0.0, seconds), next(self._sequence), callback]
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def next_deadline(self) -> Optional[float]:
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def run_due(self, now: float) -> None:
+        heap = self._heap
+        while heap and (heap[0][2] is None or heap[0][0] <= now):
+            callback = heapq.heappop(heap)[2]
+            if callback is not None:
+                callback()
+
+
 class Engine:
     """Runs tasks on one thread; every method but :meth:`call_soon`, :meth:`spawn`,
     :meth:`run`, :meth:`start` and :meth:`stop` is for that thread alone."""
@@ -65,8 +94,7 @@ class Engine:
         self._inbox: deque[Callable[[], None]] = deque()
         self._woken = False
         self._ready: deque[tuple[Task, Any, Optional[BaseException]]] = deque()
-        self._timers: list[_Timer] = []
-        self._sequence = itertools.count()
+        self._timers = Timers()
         self._curl_deadline: Optional[float] = None
         self._performing: dict[pycurl.Curl, tuple[Task, Ticking]] = {}
         self._interruptible: dict[AbortSignal, dict[Task, Callable[[], None]]] = {}
@@ -175,7 +203,7 @@ class Engine:
         if deadline is not None and now >= deadline:
             self._curl_deadline = None
             self._socket_action(pycurl.SOCKET_TIMEOUT, 0)
-        self._run_timers(now)
+        self._timers.run_due(now)
         if now >= self._next_tick:
             self._tick(now)
 
@@ -200,11 +228,9 @@ class Engine:
             timeout = min(timeout, max(0.0, self._next_tick - now))
         if self._curl_deadline is not None:
             timeout = min(timeout, max(0.0, self._curl_deadline - now))
-        timers = self._timers
-        while timers and timers[0][2] is None:
-            heapq.heappop(timers)
-        if timers:
-            timeout = min(timeout, max(0.0, timers[0][0] - now))
+        deadline = self._timers.next_deadline()
+        if deadline is not None:
+            timeout = min(timeout, max(0.0, deadline - now))
         return timeout
 
     def _tick(self, now: float) -> None:
@@ -371,7 +397,7 @@ class Engine:
         signal = step.signal
         if signal is not None and signal.aborted:
             return False
-        timer = self._call_later(step.seconds, lambda: self._woke(task, signal, False))
+        timer = self._timers.call_later(step.seconds, lambda: self._woke(task, signal, False))
 
         def interrupt() -> None:
             timer[2] = None
@@ -398,7 +424,7 @@ class Engine:
                 return
             self._ready.append((task, False, None))
 
-        timer = self._call_later(step.timeout, timed_out)
+        timer = self._timers.call_later(step.timeout, timed_out)
         counter.waiters.append(released)
 
     def _block(self, task: Task, step: Blocking) -> None:
@@ -443,15 +469,3 @@ class Engine:
         if parked:
             for interrupt in list(parked.values()):
                 interrupt()
-
-    def _call_later(self, seconds: float, callback: Callable[[], None]) -> _Timer:
-        timer: _Timer = [time.monotonic() + max(0.0, seconds), next(self._sequence), callback]
-        heapq.heappush(self._timers, timer)
-        return timer
-
-    def _run_timers(self, now: float) -> None:
-        timers = self._timers
-        while timers and (timers[0][2] is None or timers[0][0] <= now):
-            callback = heapq.heappop(timers)[2]
-            if callback is not None:
-                callback()
