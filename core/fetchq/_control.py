@@ -60,7 +60,7 @@ class JobControl:
             service._claims.release(job.id)
             self.forget_if_removed(job)
         service._dispatch.deliver(job)
-        service._settled(job)
+        service._waiting.settled(job)
         service._writer.flush()
 
     def pause(self, job: DownloadJobBase) -> None:
@@ -84,7 +84,7 @@ class JobControl:
             else:
                 return
         service._dispatch.deliver(job)
-        service._settled(job)
+        service._waiting.settled(job)
         service._writer.flush()
 
     def resume(self, job: DownloadJobBase) -> None:

@@ -137,10 +137,10 @@ class Runner:
             while (
                 scheduler
                 and not service._stopped
-                and not service._held
-                and len(service._running) < service._max_parallel
+                and not service._rules.held
+                and len(service._running) < service._rules.max_parallel
             ):
-                job = scheduler.pop(service._blocked if service._group_rules else None)
+                job = scheduler.pop(service._rules.blocked if service._rules.groups else None)
                 if job is None:
                     break
                 started.append((job, self._start_job(job)))
@@ -184,7 +184,7 @@ class Runner:
             secrets=service._secrets(source, job),
             checksum=checksum,
             overwrite=job.overwrite,
-            max_connections=job.max_connections or service._max_connections,
+            max_connections=job.max_connections or service._rules.max_connections,
             expected_total=job.expected_total_bytes,
             etag=job.etag,
             last_modified=job.last_modified,
@@ -266,7 +266,7 @@ class Runner:
                 service._claims.release(job.id)
             service._writer.record(job)
             control.forget_if_removed(job)
-        dispatch.deliver_later(job, lambda: service._settled(job))
+        dispatch.deliver_later(job, lambda: service._waiting.settled(job))
 
     def salvage(self, job: DownloadJob, exc: BaseException) -> None:
         """Something failed around a job's transfer (a bug, the journal): end the job in error
@@ -291,7 +291,7 @@ class Runner:
                 service._writer.record(job)
             except Exception:
                 logger.exception("fetchq: job %s: not journaled", job.id)
-        service._dispatch.deliver_later(job, lambda: service._settled(job))
+        service._dispatch.deliver_later(job, lambda: service._waiting.settled(job))
 
     def set_target(
         self, job: DownloadJob, path: Path, total: Optional[int], content_type: Optional[str]
