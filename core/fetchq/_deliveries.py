@@ -30,7 +30,9 @@ class Deliveries:
     def __init__(self, name: str = "fetchq-dispatch") -> None:
         self._name = name
         self._pending: collections.deque[Delivery] = collections.deque()
-        self._condition = threading.Condition()
+        lock = threading.Lock()
+        self._condition = threading.Condition(lock)  # the first thread waits on it for work
+        self._watch = threading.Condition(lock)  # the standby looks on its own clock
         self._threads: list[threading.Thread] = []
         self._busy_since: Optional[float] = None  # the first thread, inside a delivery
         self._closing = False
@@ -50,13 +52,14 @@ class Deliveries:
                 for thread in self._threads:
                     thread.start()
             self._pending.append(delivery)
-            self._condition.notify_all()
+            self._condition.notify()  # one thread: the first, if it waits
 
     def close(self, timeout: float = 10.0) -> None:
         """Run what is queued, then end the threads."""
         with self._condition:
             self._closing = True
             self._condition.notify_all()
+            self._watch.notify_all()
             threads = list(self._threads)
         for thread in threads:
             if thread is not threading.current_thread():
@@ -77,21 +80,19 @@ class Deliveries:
                 self._busy_since = None
 
     def _standby(self) -> None:
-        condition, pending = self._condition, self._pending
+        """Look every ``STUCK`` seconds (never woken by a delivery queued: that would cost a
+        switch of threads each) whether the first thread is stuck with work waiting."""
+        watch, pending = self._watch, self._pending
         while True:
-            with condition:
+            with watch:
                 while True:
-                    if self._closing and not pending:
+                    if self._closing:
                         return
                     busy = self._busy_since
-                    if pending and busy is not None:
-                        stuck_for = time.monotonic() - busy
-                        if stuck_for >= STUCK:
-                            delivery = pending.popleft()
-                            break
-                        condition.wait(STUCK - stuck_for)
-                    else:
-                        condition.wait()
+                    if pending and busy is not None and time.monotonic() - busy >= STUCK:
+                        delivery = pending.popleft()
+                        break
+                    watch.wait(STUCK)
             _run(delivery)
 
 

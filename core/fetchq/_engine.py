@@ -5,7 +5,8 @@ adds the handle a task yields to its multi and resumes the task when libcurl rep
 transfer done; it keeps the timers (retry delays, sleeps, waits) and, every ``TICK`` seconds,
 tells each running exchange the time (stall checks, pauses of the speed limit, writes of held
 bytes). Other threads only post commands (:meth:`Engine.call_soon`); the wake-up is a socket
-pair beside libcurl's sockets in one selector, as libcurl's ``socket_action`` API intends.
+pair beside libcurl's sockets in one poller (:mod:`._poller`), as libcurl's ``socket_action``
+API intends.
 
 An abort comes from any thread through the transfer's :class:`AbortSignal`: the engine takes the
 aborted task's handle out of the multi, or ends its sleep, at once.
@@ -17,7 +18,6 @@ import contextlib
 import heapq
 import itertools
 import logging
-import selectors
 import socket
 import threading
 import time
@@ -29,6 +29,7 @@ from typing import Any, Optional, TypeVar
 import pycurl
 
 from ._abort import AbortSignal
+from ._poller import IN, Poller, from_libcurl
 from ._steps import Blocking, Join, Perform, Sleep, Spawn, Steps, Take, Task, Ticking
 
 logger = logging.getLogger("fetchq")
@@ -85,12 +86,12 @@ class Engine:
         multi.setopt(pycurl.M_TIMERFUNCTION, self._timer_changed)
         multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
         multi.setopt(pycurl.M_MAXCONNECTS, 64)
-        self._selector = selectors.DefaultSelector()
+        self._poller = Poller()
         self._wake_in, self._wake_out = socket.socketpair()
         self._wake_in.setblocking(False)
         self._wake_out.setblocking(False)
-        self._selector.register(self._wake_in, selectors.EVENT_READ, None)
-        self._watched: dict[int, int] = {}  # libcurl's sockets: fd -> selector events
+        self._wake_fd = self._wake_in.fileno()
+        self._poller.watch(self._wake_fd, IN)
         self._inbox: deque[Callable[[], None]] = deque()
         self._woken = False
         self._ready: deque[tuple[Task, Any, Optional[BaseException]]] = deque()
@@ -183,21 +184,15 @@ class Engine:
             return
         now = time.monotonic()
         timeout = self._timeout(now)
-        for key, mask in self._selector.select(timeout):
-            if key.fileobj is self._wake_in:
+        wake = self._wake_fd
+        for fd, events in self._poller.wait(timeout):
+            if fd == wake:
                 self._woken = False
-                try:
+                with contextlib.suppress(BlockingIOError, OSError):
                     while self._wake_in.recv(4096):
                         pass
-                except (BlockingIOError, OSError):
-                    pass
                 continue
-            action = 0
-            if mask & selectors.EVENT_READ:
-                action |= pycurl.CSELECT_IN
-            if mask & selectors.EVENT_WRITE:
-                action |= pycurl.CSELECT_OUT
-            self._socket_action(key.fd, action)
+            self._socket_action(fd, events)
         now = time.monotonic()
         deadline = self._curl_deadline
         if deadline is not None and now >= deadline:
@@ -252,7 +247,7 @@ class Engine:
             self._multi.remove_handle(curl)
         self._performing.clear()
         self._multi.close()
-        self._selector.close()
+        self._poller.close()
         self._wake_in.close()
         self._wake_out.close()
         if self._blocking is not None:
@@ -275,32 +270,11 @@ class Engine:
                 break
 
     def _socket_changed(self, what: int, fd: int, multi: object, data: object) -> None:
-        selector, watched = self._selector, self._watched
-        if what == pycurl.POLL_REMOVE:
-            if watched.pop(fd, None) is not None:
-                with contextlib.suppress(KeyError, ValueError, OSError):
-                    selector.unregister(fd)
-            return
-        events = 0
-        if what in (pycurl.POLL_IN, pycurl.POLL_INOUT):
-            events |= selectors.EVENT_READ
-        if what in (pycurl.POLL_OUT, pycurl.POLL_INOUT):
-            events |= selectors.EVENT_WRITE
-        try:
-            if fd in watched:
-                selector.modify(fd, events)
-            else:
-                selector.register(fd, events)
-            watched[fd] = events
-        except KeyError:  # a number reused before libcurl said the old socket was gone
-            try:
-                selector.unregister(fd)
-                selector.register(fd, events)
-                watched[fd] = events
-            except (KeyError, ValueError, OSError):
-                watched.pop(fd, None)
-        except (ValueError, OSError):
-            watched.pop(fd, None)
+        events = from_libcurl(what)
+        if events:
+            self._poller.watch(fd, events)
+        else:
+            self._poller.forget(fd)
 
     def _timer_changed(self, milliseconds: int) -> None:
         self._curl_deadline = None if milliseconds < 0 else time.monotonic() + milliseconds / 1000
