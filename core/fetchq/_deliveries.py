@@ -36,6 +36,10 @@ class Deliveries:
         self._threads: list[threading.Thread] = []
         self._busy_since: Optional[float] = None  # the first thread, inside a delivery
         self._closing = False
+        self.batched_by: Optional[threading.Thread] = None
+        """A thread whose deliveries wait in a batch until it calls :meth:`flush` (the
+        engine's, once a turn: one wake-up of the dispatcher for many callbacks)."""
+        self._batch: list[Delivery] = []
 
     @property
     def on_thread(self) -> bool:
@@ -43,6 +47,18 @@ class Deliveries:
         return threading.current_thread() in self._threads
 
     def put(self, delivery: Delivery) -> None:
+        if self.batched_by is not None and threading.current_thread() is self.batched_by:
+            self._batch.append(delivery)
+            return
+        self._hand_over([delivery])
+
+    def flush(self) -> None:
+        """Hand the batch over (by the thread that batches)."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._hand_over(batch)
+
+    def _hand_over(self, deliveries: list[Delivery]) -> None:
         with self._condition:
             if not self._threads and not self._closing:
                 self._threads = [
@@ -51,7 +67,7 @@ class Deliveries:
                 ]
                 for thread in self._threads:
                     thread.start()
-            self._pending.append(delivery)
+            self._pending.extend(deliveries)
             self._condition.notify()  # one thread: the first, if it waits
 
     def close(self, timeout: float = 10.0) -> None:

@@ -102,6 +102,12 @@ class EventDispatcher:
         """Whether the calling thread is the dispatcher's (a callback runs)."""
         return self._deliveries.on_thread
 
+    def batch_for(self, thread: Optional[threading.Thread]) -> Callable[[], None]:
+        """Deliveries asked by ``thread`` (the engine's) wait until it calls the function
+        returned, once a turn: one wake-up of the dispatcher for many callbacks."""
+        self._deliveries.batched_by = thread
+        return self._deliveries.flush
+
     def close(self) -> None:
         """Deliver what is queued, then end the dispatcher's threads."""
         self._deliveries.close()

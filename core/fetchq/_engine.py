@@ -103,6 +103,8 @@ class Engine:
         self._next_tick = 0.0
         self.tick_hooks: list[Callable[[float], None]] = []
         """Called on the engine thread every tick while the engine runs."""
+        self.turn_hooks: list[Callable[[], None]] = []
+        """Called on the engine thread after each turn of its loop, before it waits again."""
         self._blocking: Optional[ThreadPoolExecutor] = None
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
@@ -122,6 +124,10 @@ class Engine:
         self.call_soon(self._stop_now)
         if thread is not threading.current_thread():
             thread.join(timeout)
+
+    @property
+    def thread(self) -> Optional[threading.Thread]:
+        return self._thread
 
     @property
     def in_engine(self) -> bool:
@@ -172,6 +178,8 @@ class Engine:
         try:
             while not self._stopping:
                 self._turn()
+                for hook in self.turn_hooks:
+                    hook()
         except BaseException:  # the engine must not die silently: say why, loudly
             logger.critical("fetchq: the engine thread failed", exc_info=True)
             raise
@@ -180,6 +188,8 @@ class Engine:
 
     def _turn(self) -> None:
         self._drain()
+        for hook in self.turn_hooks:  # before the wait: what the commands did goes out now
+            hook()
         if self._stopping:
             return
         now = time.monotonic()

@@ -115,6 +115,7 @@ class Runner:
         self.engine = Engine()
         self._kicked = False
         self.engine.start()
+        self.engine.turn_hooks.append(service._dispatch.batch_for(self.engine.thread))
 
     def kick(self) -> None:
         """A waiting job may be able to start now (any thread)."""
