@@ -8,7 +8,6 @@ in its socket-open and connection-ready hooks, so the address checked is the one
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import socket
 import time
@@ -32,6 +31,7 @@ DRAIN_AT_MOST = 64 * 1024
 """A body nobody wants (a redirect's) is read to its end up to this size, keeping the
 connection; a longer one closes it."""
 FTP_SCHEMES = frozenset({"ftp", "ftps"})
+_HTTP = frozenset({"http", "https"})
 _IDLE_AFTER = 0.1
 """Seconds without a byte before the receiver is told it may write out what it holds."""
 
@@ -93,6 +93,7 @@ class Exchange:
         "_idle_told",
         "_last_byte",
         "_lines",
+        "_local_port",
         "_opened",
         "_pace",
         "_reading",
@@ -135,7 +136,8 @@ class Exchange:
         self._last_byte = time.monotonic()
         self._stalled = False
         self._idle_told = False
-        self._opened = False
+        self._opened: list[int] = []  # the sockets this request made
+        self._local_port = 0
         self._smuggled = False
         self._ftp_head: Optional[ResponseHead] = None
         self.error: Optional[BaseException] = None
@@ -184,14 +186,7 @@ class Exchange:
             self._failed(failure)
 
     def ended(self, ok: bool) -> None:
-        """The transfer is over (``ok``: without an error), its handle still where it ran and
-        its connection still open: note an HTTP/1.x connection it leaves for reuse (for the
-        smuggling check), or that its host speaks HTTP/2."""
-        if not ok or self.error is not None or self._head is None or self._ftp_head is not None:
-            return
-        with contextlib.suppress(pycurl.error):
-            if self._curl.getinfo(pycurl.INFO_HTTP_VERSION) < pycurl.CURL_HTTP_VERSION_2_0:
-                IDLE.remember(int(self._curl.getinfo(pycurl.ACTIVESOCKET)))
+        """The transfer is over; nothing to note (see :meth:`_connected`)."""
 
     def blocking(self) -> None:
         """Performed in the caller's thread: libcurl's progress hook watches for an abort and
@@ -298,7 +293,7 @@ class Exchange:
             if self._socket_key >= 0:
                 self.signal.detach(self._socket_key)
             self._socket_key = self.signal.attach(lambda: shutdown(fd))
-        self._opened = True
+        self._opened.append(fd)
         return fd
 
     def _connected(self, primary_ip: str, local_ip: str, primary_port: int, local_port: int) -> int:
@@ -308,9 +303,14 @@ class Exchange:
         if policy is not None and not policy(primary_ip):
             self.blocked = primary_ip
             return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
-        if not self._opened and IDLE.has_bytes(local_port, primary_ip, primary_port):
-            self._smuggled = True
-            return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
+        self._local_port = local_port
+        url = self._request.url
+        if url.scheme in _HTTP and url.origin not in self._transport.multiplexing:
+            if self._opened:
+                IDLE.opened(self._opened, local_port, primary_ip, primary_port)
+            elif IDLE.has_bytes(local_port, primary_ip, primary_port):
+                self._smuggled = True
+                return pycurl.PREREQFUNC_ABORT  # type: ignore[no-any-return]
         return pycurl.PREREQFUNC_OK  # type: ignore[no-any-return]
 
     def _deliver_head(self) -> Optional[int]:
@@ -318,16 +318,17 @@ class Exchange:
         head = self._ftp_head or parse_head(self._lines, self._request.url)
         if head is None:
             return None
+        url = self._request.url
+        if url.scheme == "https" and url.origin not in self._transport.multiplexing:
+            # The status line says the version (pycurl's getinfo is refused in a callback).
+            if multiplexed(self._lines):
+                self._transport.multiplexing.add(url.origin)  # the next requests share
+                IDLE.forget(self._local_port)  # bytes of other streams are normal there
+            self._transport.heard_from(url.origin)
         return self._deliver(head)
 
     def _deliver(self, head: ResponseHead) -> Optional[int]:
         self._head = head
-        url = self._request.url
-        if url.scheme == "https" and url.origin not in self._transport.multiplexing:
-            with contextlib.suppress(pycurl.error):
-                if self._curl.getinfo(pycurl.INFO_HTTP_VERSION) >= pycurl.CURL_HTTP_VERSION_2_0:
-                    self._transport.multiplexing.add(url.origin)  # the next requests share
-            self._transport.heard_from(url.origin)
         try:
             self._reading = self._receiver.on_head(head)
         except BaseException as exc:
@@ -423,6 +424,14 @@ def parse_head(lines: list[bytes], url: Url) -> Optional[ResponseHead]:
         if colon:
             fields.append((name.strip(), value.strip()))
     return ResponseHead(_status_of(lines[start]), reason.strip(), Headers(fields), url)
+
+
+def multiplexed(lines: list[bytes]) -> bool:
+    """Whether the response in these header lines came over HTTP/2 or HTTP/3."""
+    for line in reversed(lines):
+        if line.startswith(b"HTTP/"):
+            return line.startswith((b"HTTP/2", b"HTTP/3"))
+    return False
 
 
 def _status_of(status_line: bytes) -> int:

@@ -27,33 +27,37 @@ class IdleConnections:
     what a server sent past the end of the last answer, and libcurl (which skips its own
     liveness check for a connection idle under a second) would read them as the next
     answer: a second response smuggled behind a body. pycurl tells a callback only the local
-    port of a reused connection, so fetchq remembers which socket each port is.
+    port of a reused connection, so fetchq notes which socket each port is when the
+    connection is made (:meth:`opened`): in the engine, libcurl may hand a finished request's
+    connection to the next one before fetchq hears that the first ended.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sockets: dict[int, tuple[int, str, int]] = {}  # local port -> fd, peer ip, port
 
-    def remember(self, fd: int) -> None:
-        """After a transfer: note the socket it leaves open, and shut it down now if bytes
-        already wait on it."""
-        if fd < 0:
-            return
-        try:
-            sock = socket.socket(fileno=fd)
-        except OSError:  # not a socket (any more)
-            return
-        try:
-            local = sock.getsockname()
-            peer = sock.getpeername()
-            with self._lock:
-                self._sockets[int(local[1])] = (fd, str(peer[0]), int(peer[1]))
-            if _has_bytes(sock):
-                sock.shutdown(socket.SHUT_RDWR)  # libcurl sees it dead and does not reuse it
-        except OSError:
-            pass
-        finally:
-            sock.detach()
+    def opened(self, fds: list[int], local_port: int, peer_ip: str, peer_port: int) -> None:
+        """A new connection is ready: note which of the sockets its request made
+        (``fds``) is the one on ``local_port``."""
+        for fd in fds:
+            try:
+                sock = socket.socket(fileno=fd)
+            except OSError:  # not a socket (any more)
+                continue
+            try:
+                if sock.getsockname()[1] == local_port:
+                    with self._lock:
+                        self._sockets[local_port] = (fd, peer_ip, peer_port)
+                    return
+            except OSError:
+                pass
+            finally:
+                sock.detach()
+
+    def forget(self, local_port: int) -> None:
+        """The connection on ``local_port`` multiplexes (HTTP/2): bytes there are normal."""
+        with self._lock:
+            self._sockets.pop(local_port, None)
 
     def has_bytes(self, local_port: int, peer_ip: str, peer_port: int) -> bool:
         """Whether the kept connection on ``local_port`` (to that peer) holds unread bytes."""
