@@ -82,6 +82,7 @@ class EventDispatcher:
         self._lock = lock
         self._outboxes = outboxes
         self.event_bus = event_bus
+        self._emits_per_job = hasattr(event_bus, "emit_download_started")
         self.callbacks = callbacks
         self.error_gets_exception = takes_exception(callbacks.on_error)
         self._packages = packages
@@ -148,9 +149,12 @@ class EventDispatcher:
         outbox = self._outboxes.get(job.id)
         if outbox is not None:
             # The event is a snapshot of this moment, so it is built now; without a bus, never.
+            # A bus of InvokeAI's kind builds its own from the job it is given: a copy of the
+            # job as it is now (the dispatcher delivers later, when the job has moved on).
             event = None
             if self.event_bus is not None and name not in _CALLBACK_ONLY:
-                event = make_event(name, job, **(fields or {}))
+                subject = job.model_copy() if self._emits_per_job else None
+                event = (make_event(name, job, **(fields or {})), subject)
             outbox.items.append((name, event, failure))
         if job.package_id is not None:
             self._packages.file_changed(job, name, failure)
@@ -209,4 +213,5 @@ class EventDispatcher:
                 else:
                     call_safely(handler, job)
             if event is not None:  # built only when there is a bus
-                publish(self.event_bus, event, job)
+                built, subject = event
+                publish(self.event_bus, built, subject or job)
