@@ -205,7 +205,10 @@ class Transfer:
             slots.release(host_key)
 
     def _begin_attempt(self) -> None:
-        """Forget what the last attempt's first response decided."""
+        """Forget what the last attempt's first response decided (its store's methods too: the
+        engine tells a running request's receiver the time whatever body it reads)."""
+        self.__dict__.pop("on_data", None)
+        self.__dict__.pop("on_idle", None)
         self._after_body = None
         self._memory = InMemory()
         self._connections = None
