@@ -41,8 +41,8 @@ class Destination:
         if request.categories or request.start_over:
             return None
         candidate = request.dest / choose_filename(None, request.source, None)
-        if os.path.lexists(candidate) or not os.path.lexists(part_path(candidate)):
-            return None
+        if not os.path.lexists(part_path(candidate)) or os.path.lexists(candidate):
+            return None  # (the part file first: most folders hold none, one look then)
         saved = load_part_state(candidate)
         if saved is None or not saved.done or not same_source(saved.source, request.source):
             return None
