@@ -10,7 +10,17 @@ import pytest
 
 from fetchq import DownloadJob, DownloadJobStatus, DownloadQueueService
 from fetchq.testing import TestServer
-from tests.helpers import LONG, SHORT, EventRecorder, QueueFactory, leftovers, payload, wait_until
+from tests.helpers import (
+    LONG,
+    SHORT,
+    EventRecorder,
+    QueueFactory,
+    file_sha256,
+    leftovers,
+    payload,
+    sha256,
+    wait_until,
+)
 
 
 def test_ready_on_construction_start_stop_idempotent(
@@ -279,3 +289,24 @@ def test_jobs_that_wait_on_the_network_all_run_together(
     gate.set()
     assert queue.join(LONG)
     assert all(j.complete for j in jobs)
+
+
+def test_the_queue_runs_on_four_threads_however_many_jobs_and_connections(
+    make_queue: QueueFactory, server: TestServer, downloads: Path
+) -> None:
+    data = payload(3_000_000, seed=5)
+    urls = [server.add(f"/big{i}.bin", data, rate=1_500_000) for i in range(12)]
+    before = {thread.ident for thread in threading.enumerate()}
+    queue = make_queue(max_parallel_dl=12, max_connections_per_download=4)
+    jobs = [queue.download(url, downloads) for url in urls]
+    wait_until(lambda: sum(job.running for job in jobs) == 12)
+    wait_until(lambda: len(server.requests) > 14)  # extra connections joined some downloads
+    mine = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread.ident not in before and "process_request" not in thread.name  # the server's
+    ]
+    assert queue.join(LONG)
+    assert all(job.complete for job in jobs)
+    assert all(file_sha256(Path(str(job.download_path))) == sha256(data) for job in jobs)
+    assert len(mine) <= 4, mine  # the engine, the dispatcher and its standby, the journal
