@@ -87,6 +87,8 @@ class CurlTransport:
         self._lock = threading.Lock()  # the pool: the engine's thread and a caller's probe
         self.multiplexing: set[Origin] = set()
         """Origins that answered over HTTP/2: their requests share a connection."""
+        self.known: set[Origin] = set()
+        """Origins that answered over https at all (HTTP/2 or not): no more probing."""
         self._probes: dict[Origin, Counter] = {}  # the engine's: origins asked the first time
 
     def fetch(self, request: Request, receiver: Receiver, signal: AbortSignal) -> bool:
@@ -103,7 +105,7 @@ class CurlTransport:
     ) -> Steps[bool]:
         url = request.url
         probing = False
-        if share and self.http2 and url.scheme == "https" and url.origin not in self.multiplexing:
+        if share and self.http2 and url.scheme == "https" and url.origin not in self.known:
             # The first request to a host says whether it speaks HTTP/2; the others wait for
             # its answer (a second at most), and then share its connection if it does.
             first = self._probes.get(url.origin)

@@ -319,8 +319,9 @@ class Exchange:
         if head is None:
             return None
         url = self._request.url
-        if url.scheme == "https" and url.origin not in self._transport.multiplexing:
+        if url.scheme == "https" and url.origin not in self._transport.known:
             # The status line says the version (pycurl's getinfo is refused in a callback).
+            self._transport.known.add(url.origin)
             if multiplexed(self._lines):
                 self._transport.multiplexing.add(url.origin)  # the next requests share
                 IDLE.forget(self._local_port)  # bytes of other streams are normal there
