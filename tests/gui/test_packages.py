@@ -173,9 +173,17 @@ def test_a_failed_file_fails_the_package_and_retry_fetches_only_what_is_missing(
     qtbot: QtBot, window: MainWindow, server: TestServer, downloads: Path
 ) -> None:
     urls = [server.add(path, data) for path, data in PHOTOS.items()]
-    broken = server.add("/albums/holiday/5.jpg", status=404)
+    # The files run side by side: the broken one answers once the others are done (a file
+    # still running when one fails is cancelled with the package, and fetched again on retry).
+    done = threading.Event()
+    broken = server.add("/albums/holiday/5.jpg", status=404, gate=done)
     package = window.add_package([*urls, broken], "holiday")
     assert package is not None
+    qtbot.waitUntil(
+        lambda: all((downloads / "holiday" / path.rsplit("/", 1)[1]).exists() for path in PHOTOS),
+        timeout=WAIT_MS,
+    )
+    done.set()
     wait_cell(qtbot, window, package.id, Column.STATUS, "Failed: Not found on the server")
     server.resources["/albums/holiday/5.jpg"].status = 200
     server.resources["/albums/holiday/5.jpg"].body = b"five"
