@@ -9,13 +9,14 @@ otherwise an error (for a path the caller named).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Optional
 
 from ._categories import category_folder, category_for
 from ._exceptions import DestinationExistsError
 from ._naming import choose_filename, numbered_name
-from ._segments import load_part_state, part_path, same_source
+from ._segments import PART_SUFFIX, load_part_state, part_path, same_source
 from ._storage import disk_error, in_use_elsewhere, is_regular_file, same_file_contents
 from ._transfer_types import TransferHost, TransferRequest
 from ._transport import ResponseHead
@@ -40,9 +41,12 @@ class Destination:
         request = self._request
         if request.categories or request.start_over:
             return None
+        parts = part_files_in(request.dest, time.monotonic())
+        if not parts:
+            return None  # most folders hold none: one listing a second, not a look a download
         candidate = request.dest / choose_filename(None, request.source, None)
-        if not os.path.lexists(part_path(candidate)) or os.path.lexists(candidate):
-            return None  # (the part file first: most folders hold none, one look then)
+        if part_path(candidate).name not in parts or os.path.lexists(candidate):
+            return None
         saved = load_part_state(candidate)
         if saved is None or not saved.done or not same_source(saved.source, request.source):
             return None
@@ -122,3 +126,33 @@ class Destination:
         raise DestinationExistsError(
             f"{path} exists and differs from the download; pass overwrite=True to replace it"
         )
+
+
+LISTING_FOR = 1.0
+"""Seconds a folder's listing of part files is used for (a batch into one folder lists it
+once a second, not once a download)."""
+_LISTINGS: dict[Path, tuple[float, frozenset[str]]] = {}
+
+
+def part_files_in(folder: Path, now: float) -> frozenset[str]:
+    """The names of the part files in ``folder``, as listed at most ``LISTING_FOR`` ago (or
+    since a download of this process left one there: :func:`part_file_left`). Only a shortcut
+    uses it (:meth:`Destination.left_here`): a part file it misses is found the usual way, from
+    the server's answer."""
+    seen = _LISTINGS.get(folder)
+    if seen is not None and now - seen[0] < LISTING_FOR:
+        return seen[1]
+    try:
+        with os.scandir(folder) as entries:
+            names = frozenset(e.name for e in entries if e.name.endswith(PART_SUFFIX))
+    except OSError:
+        names = frozenset()
+    if len(_LISTINGS) > 256:  # (a cache, not a record: dropping it costs a listing)
+        _LISTINGS.clear()
+    _LISTINGS[folder] = (now, names)
+    return names
+
+
+def part_file_left(download_path: Path) -> None:
+    """A download stopped short and may have left its part file: list its folder afresh."""
+    _LISTINGS.pop(download_path.parent, None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._abort import AbortReason, AbortSignal, TransferAborted
+from ._destination import part_file_left
 from ._engine import Engine
 from ._events import ProgressThrottle
 from ._exceptions import LinkExpiredError, ResumeRequired, describe_error
@@ -265,6 +266,8 @@ class Runner:
                 dispatch.queue_event(job, "download_error", failure)
             if job.in_terminal_state:
                 service._claims.release(job.id)
+            if job.download_path is not None and job.status != DownloadJobStatus.COMPLETED:
+                part_file_left(job.download_path)
             service._writer.record(job)
             control.forget_if_removed(job)
         dispatch.deliver_later(job, lambda: service._waiting.settled(job))
