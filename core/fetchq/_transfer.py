@@ -53,7 +53,14 @@ from ._retry import Retryable, is_retryable_status, parse_retry_after, transient
 from ._segmented import Connections
 from ._segments import part_path, remove_partial
 from ._steps import Sleep, Steps
-from ._storage import PartFile, check_free_space, hexdigest, hexdigest_of, promote
+from ._storage import (
+    PartFile,
+    check_free_space,
+    hexdigest,
+    hexdigest_of,
+    promote,
+    write_whole,
+)
 from ._transfer_types import TransferHost, TransferOutcome, TransferRequest, TransferSettings
 from ._transport import ByteRange, ResponseHead
 
@@ -346,6 +353,10 @@ class Transfer:
             actual = hexdigest_of(data, algorithm, len(expected))
             if actual != expected:
                 raise ChecksumMismatch(f"{algorithm} is {actual}, expected {expected}")
+        overwrite = self.request.overwrite
+        if not overwrite and not os.path.lexists(part_path(path)) and write_whole(path, data):
+            self._resume.stream_offset = total  # named without a part file (Linux)
+            return TransferOutcome(path, total)
         if not in_folder(path, lambda part: PartFile.write_new(part, data)):
             self._keep_partial(data)
             return self._finish()
