@@ -12,6 +12,7 @@ it cannot see the connection (a proxy, a caller's session).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import socket
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional, cast
 from ._abort import AbortSignal
 from ._exceptions import RedirectError, UnsafeDownloadURLException
 from ._retry import Timeouts
-from ._steps import Steps, run_blocking
+from ._steps import Blocking, Steps, run_blocking
 from ._transport import (
     AddressPolicy,
     ByteRange,
@@ -298,6 +299,13 @@ class HttpClient:
         for _hop in range(self.max_redirects + 1):
             hop = _Hop(receiver)
             request = self._request(source, current, headers, secrets, byte_range)
+            if request.resolve_first is not None:
+                # The guard checks a host behind a proxy by looking it up: a blocking call,
+                # made where blocking is allowed (the engine never waits on DNS).
+                yield Blocking(
+                    functools.partial(check_resolved, current.host, request.resolve_first)
+                )
+                request = dataclasses.replace(request, resolve_first=None)
             if pace is not None:
                 request = dataclasses.replace(request, pace=pace)
             yield from self.transport.fetch_steps(request, hop, signal)
@@ -335,8 +343,9 @@ class HttpClient:
                 credentials = (source.username, source.password)
         proxy = self.proxies.proxy_for(current) if self._watches_connections else None
         policy = self.address_policy
+        resolve_first = None
         if policy is not None and (proxy is not None or not self._watches_connections):
-            check_resolved(current.host, policy)
+            resolve_first = policy  # checked by resolution before the request (fetch_steps)
             policy = None  # the connection goes to the proxy (or requests): nothing to watch
         return Request(
             url=current,
@@ -345,6 +354,7 @@ class HttpClient:
             credentials=credentials,
             auth_scheme=scheme,
             address_policy=policy,
+            resolve_first=resolve_first,
             proxy=proxy,
             trusted=trusted,
         )

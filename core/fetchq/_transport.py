@@ -51,6 +51,9 @@ class Request:
     and cookies (never to a hop elsewhere)."""
     pace: Optional[Pace] = field(default=None, repr=False, compare=False)
     """The speed limit this request's body counts against, if any."""
+    resolve_first: Optional[AddressPolicy] = field(default=None, repr=False, compare=False)
+    """The address policy to check the host against by resolving it before the request
+    (a proxy, or a caller's session, makes the connection: fetchq cannot watch it)."""
 
 
 class Headers(Mapping[str, str]):

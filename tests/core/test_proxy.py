@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,31 @@ def test_the_guard_checks_the_target_behind_a_proxy(
     assert (job.error_type or "").startswith("UnsafeDownloadURLException(")
     assert proxy.targets == []
     assert server.requests == []
+
+
+def test_the_guard_looks_a_name_up_off_the_engine_thread(
+    make_queue: QueueFactory,
+    server: TestServer,
+    downloads: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Resolving a host behind a proxy blocks (DNS): it runs where blocking is allowed, never
+    on the engine thread that moves every other download's bytes."""
+    import fetchq._http
+
+    threads: list[str] = []
+    check = fetchq._http.check_resolved
+
+    def recording(host: str, policy: object) -> None:
+        threads.append(threading.current_thread().name)
+        check(host, policy)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fetchq._http, "check_resolved", recording)
+    server.add("/internal.bin", b"secret")
+    with tunnel_proxy("socks5") as proxy:
+        queue = make_queue(proxy=proxy.url, allow_private_addresses=False)
+        job = queue.download(f"http://localhost:{server.port}/internal.bin", downloads)
+        queue.wait_for_job(job, LONG)
+    assert job.status == DownloadJobStatus.ERROR  # refused, as before
+    assert threads
+    assert "fetchq-engine" not in threads
