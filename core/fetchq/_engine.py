@@ -101,8 +101,6 @@ class Engine:
         self._interruptible: dict[AbortSignal, dict[Task, Callable[[], None]]] = {}
         self._hooks: dict[AbortSignal, int] = {}
         self._next_tick = 0.0
-        self.tick_hooks: list[Callable[[float], None]] = []
-        """Called on the engine thread every tick while the engine runs."""
         self.turn_hooks: list[Callable[[], None]] = []
         """Called on the engine thread after each turn of its loop, before it waits again."""
         self._blocking: Optional[ThreadPoolExecutor] = None
@@ -243,11 +241,6 @@ class Engine:
         for curl, (_task, exchange) in list(self._performing.items()):
             if curl in self._performing and not exchange.on_tick(now):
                 self._take_out(curl, "stopped by fetchq")
-        for hook in self.tick_hooks:
-            try:
-                hook(now)
-            except Exception:
-                logger.exception("fetchq: an engine tick failed")
 
     def _stop_now(self) -> None:
         self._stopping = True
@@ -294,7 +287,6 @@ class Engine:
         if entry is None:
             return
         task, exchange = entry
-        exchange.ended(failure is None)
         self._multi.remove_handle(curl)
         self._unpark(task, exchange.signal)
         self._ready.append((task, failure, None))

@@ -185,9 +185,6 @@ class Exchange:
         if failure is not None:
             self._failed(failure)
 
-    def ended(self, ok: bool) -> None:
-        """The transfer is over; nothing to note (see :meth:`_connected`)."""
-
     def blocking(self) -> None:
         """Performed in the caller's thread: libcurl's progress hook watches for an abort and
         a stall, and an abort shuts the socket down (a blocked read returns at once)."""
@@ -206,12 +203,7 @@ class Exchange:
                 return True
             self._resume_at = 0.0
             self._curl.pause(pycurl.PAUSE_CONT)
-        downloaded = self._curl.getinfo(pycurl.SIZE_DOWNLOAD_T)
-        if downloaded != self._downloaded:
-            self._downloaded = downloaded
-            self._last_byte = now
-        elif now - self._last_byte > self._transport.timeouts.read:
-            self._stalled = True
+        if self._count(self._curl.getinfo(pycurl.SIZE_DOWNLOAD_T), now):
             return False
         if self._reading and self._head is not None:
             try:
@@ -367,6 +359,17 @@ class Exchange:
             self._resume_at = time.monotonic() + delay
             self._curl.pause(pycurl.PAUSE_RECV)
 
+    def _count(self, downloaded: int, now: float) -> bool:
+        """Note the bytes libcurl has read so far; True when none came for the read timeout
+        (a stall), counted from the last byte (the engine's tick and the blocking progress
+        hook both ask)."""
+        if downloaded != self._downloaded:
+            self._downloaded, self._last_byte = downloaded, now
+            self._idle_told = False
+            return False
+        self._stalled = now - self._last_byte > self._transport.timeouts.read
+        return self._stalled
+
     def _progress(
         self, download_total: int, downloaded: int, upload_total: int, uploaded: int
     ) -> int:
@@ -379,14 +382,9 @@ class Exchange:
         if self.signal.aborted:
             return 1
         now = time.monotonic()
-        if downloaded != self._downloaded:
-            self._downloaded = downloaded
-            self._last_byte = now
-            self._idle_told = False
-        elif now - self._last_byte > self._transport.timeouts.read:
-            self._stalled = True
+        if self._count(downloaded, now):
             return 1
-        elif not self._idle_told and now - self._last_byte >= _IDLE_AFTER and self._reading:
+        if not self._idle_told and now - self._last_byte >= _IDLE_AFTER and self._reading:
             self._idle_told = True
             try:
                 self._receiver.on_idle()

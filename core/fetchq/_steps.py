@@ -48,10 +48,6 @@ class Ticking(Protocol):
     def blocking(self) -> None:
         """About to run with ``curl.perform()`` in the calling thread: watch yourself."""
 
-    def ended(self, ok: bool) -> None:
-        """The transfer is over (``ok``: without an error); the handle is still where it
-        ran."""
-
 
 class Sleep:
     """Wait ``seconds``; resumed with True at once if ``signal`` aborts meanwhile."""
@@ -167,7 +163,6 @@ def run_blocking(steps: Steps[_T]) -> _T:
                 step.curl.perform()
             except pycurl.error as exc:
                 value = exc
-            step.exchange.ended(value is None)
         elif kind is Sleep:
             signal = step.signal
             if signal is None:
